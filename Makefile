@@ -1,0 +1,37 @@
+# Engine (libzoll), zollctl and the engine's unit tests.  The nginx module
+# itself is built by build.sh through nginx's own build system, which links
+# build/libzoll.a (see ngx_module/config).
+
+B        ?= build
+CC       ?= cc
+OPT      ?= -O2 -g
+CFLAGS_Z  = -std=gnu11 $(OPT) -fPIC -Wall -Wextra -Werror -Wshadow \
+            -Wpointer-arith -Wformat=2 -D_FORTIFY_SOURCE=2 \
+            -fstack-protector-strong -Ipolicy $(EXTRA_CFLAGS)
+LIBS      = -ljansson -lcrypto
+
+ENGINE_SRC = $(wildcard policy/*.c)
+ENGINE_OBJ = $(ENGINE_SRC:policy/%.c=$(B)/obj/%.o)
+HEADERS    = $(wildcard policy/*.h)
+
+.PHONY: all clean
+
+all: $(B)/libzoll.a $(B)/zollctl $(B)/test_engine
+
+$(B)/obj/%.o: policy/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_Z) -c -o $@ $<
+
+$(B)/libzoll.a: $(ENGINE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/zollctl: cli/zollctl.c $(B)/libzoll.a $(HEADERS)
+	$(CC) $(CFLAGS_Z) -o $@ cli/zollctl.c $(B)/libzoll.a $(LIBS)
+
+$(B)/test_engine: $(wildcard tests/unit/*.c) $(B)/libzoll.a $(HEADERS)
+	$(CC) $(CFLAGS_Z) -Itests/unit -o $@ $(wildcard tests/unit/*.c) \
+	    $(B)/libzoll.a $(LIBS) -lcmocka
+
+clean:
+	rm -rf $(B)/obj $(B)/libzoll.a $(B)/zollctl $(B)/test_engine

@@ -1,0 +1,270 @@
+/*
+ * zollctl: the operator's and reviewer's command line to the Zoll engine.
+ *
+ *   zollctl check FILE
+ *   zollctl explain --policy FILE --tenant ID --subprocessor ID [--json]
+ *   zollctl key new
+ *   zollctl key hash            (reads a key on stdin)
+ *
+ * It uses exactly the engine the nginx module uses, so "explain" shows the
+ * decision the gateway will take.
+ */
+
+#include "zoll.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+static int
+usage(void)
+{
+    fprintf(stderr,
+        "usage: zollctl check FILE\n"
+        "       zollctl explain --policy FILE --tenant ID "
+        "--subprocessor ID [--json]\n"
+        "       zollctl key new\n"
+        "       zollctl key hash < keyfile\n");
+    return 2;
+}
+
+
+static zoll_policy_t *
+load(const char *path)
+{
+    char            err[ZOLL_ERR_LEN];
+    zoll_policy_t  *p;
+
+    p = zoll_policy_load(path, err, sizeof(err));
+    if (p == NULL) {
+        fprintf(stderr, "%s: %s\n", path, err);
+    }
+
+    return p;
+}
+
+
+static int
+cmd_check(int argc, char **argv)
+{
+    zoll_policy_t  *p;
+
+    if (argc != 1) {
+        return usage();
+    }
+
+    p = load(argv[0]);
+    if (p == NULL) {
+        return 1;
+    }
+
+    printf("%s: ok (%s)\n", argv[0], zoll_policy_digest(p));
+    zoll_policy_free(p);
+    return 0;
+}
+
+
+static json_t *
+basis_json(const zoll_legal_basis_t *b)
+{
+    if (b == NULL) {
+        return json_null();
+    }
+
+    return json_pack("{s:s, s:s, s:s, s:s?, s:b}", "id", b->id,
+                     "article", b->article, "instrument", b->instrument,
+                     "module", b->module, "suspended", b->suspended);
+}
+
+
+static void
+explain_json(const zoll_decision_t *d)
+{
+    json_t                *o;
+    const zoll_region_t   *r = d->region;
+
+    o = json_pack("{s:b, s:i, s:s?, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?,"
+                  " s:o, s:o, s:s}",
+                  "allowed", d->status == ZOLL_OK,
+                  "status", zoll_status_http(d->status),
+                  "code", d->status == ZOLL_OK ? NULL
+                                               : zoll_status_code(d->status),
+                  "tenant", d->tenant->id,
+                  "residency", zoll_residency_name(d->tenant->residency),
+                  "subprocessor", d->sp->id,
+                  "region", r ? r->id : NULL,
+                  "country", r ? r->country : NULL,
+                  "endpoint", r ? r->host : NULL,
+                  "upstream", r ? r->upstream : NULL,
+                  "third_country", r ? json_boolean(d->third_country)
+                                     : json_null(),
+                  "legal_basis", basis_json(d->basis),
+                  "reason", d->reason);
+
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    printf("\n");
+    json_decref(o);
+}
+
+
+static void
+explain_text(const zoll_decision_t *d)
+{
+    const zoll_region_t        *r = d->region;
+    const zoll_legal_basis_t   *b = d->basis;
+
+    printf("tenant:        %s (residency %s)\n", d->tenant->id,
+           zoll_residency_name(d->tenant->residency));
+    printf("subprocessor:  %s (%s)\n", d->sp->id, d->sp->legal_name);
+
+    if (d->status != ZOLL_OK) {
+        printf("decision:      refused, HTTP %d %s\n",
+               zoll_status_http(d->status), zoll_status_code(d->status));
+        printf("reason:        %s\n", d->reason);
+        return;
+    }
+
+    printf("decision:      allowed\n");
+    printf("region:        %s, endpoint %s:%u (upstream %s)\n", r->id,
+           r->host, r->port, r->upstream);
+    printf("country:       %s (%s)\n", r->country,
+           d->third_country ? "third country" : "EEA");
+
+    if (b) {
+        printf("legal basis:   %s: %s, %s%s%s\n", b->id, b->article,
+               b->instrument, b->module ? ", " : "",
+               b->module ? b->module : "");
+
+    } else {
+        printf("legal basis:   none needed (no transfer outside the EEA)\n");
+    }
+
+    printf("reason:        %s\n", d->reason);
+}
+
+
+static int
+cmd_explain(int argc, char **argv)
+{
+    int                         i, as_json = 0, rc;
+    const char                 *policy = NULL, *tenant = NULL, *spid = NULL;
+    zoll_policy_t              *p;
+    zoll_decision_t             d;
+    const zoll_tenant_t        *t;
+    const zoll_subprocessor_t  *sp;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            as_json = 1;
+
+        } else if (i + 1 < argc && strcmp(argv[i], "--policy") == 0) {
+            policy = argv[++i];
+
+        } else if (i + 1 < argc && strcmp(argv[i], "--tenant") == 0) {
+            tenant = argv[++i];
+
+        } else if (i + 1 < argc && strcmp(argv[i], "--subprocessor") == 0) {
+            spid = argv[++i];
+
+        } else {
+            return usage();
+        }
+    }
+
+    if (policy == NULL || tenant == NULL || spid == NULL) {
+        return usage();
+    }
+
+    p = load(policy);
+    if (p == NULL) {
+        return 1;
+    }
+
+    t = zoll_policy_tenant_by_id(p, tenant);
+    sp = zoll_policy_subprocessor(p, spid);
+
+    if (t == NULL || sp == NULL) {
+        fprintf(stderr, "%s: no %s \"%s\"\n", policy,
+                t == NULL ? "tenant" : "subprocessor",
+                t == NULL ? tenant : spid);
+        zoll_policy_free(p);
+        return 1;
+    }
+
+    zoll_route(p, t, sp, &d);
+
+    if (as_json) {
+        explain_json(&d);
+
+    } else {
+        explain_text(&d);
+    }
+
+    /* the exit code tells scripts whether the transfer would happen */
+    rc = d.status == ZOLL_OK ? 0 : 3;
+    zoll_policy_free(p);
+    return rc;
+}
+
+
+static int
+cmd_key(int argc, char **argv)
+{
+    char           key[ZOLL_KEY_LEN + 1], hex[ZOLL_SHA256_HEX_LEN + 1];
+    char           line[4096];
+    size_t         n;
+    unsigned char  md[ZOLL_SHA256_LEN];
+
+    if (argc == 1 && strcmp(argv[0], "new") == 0) {
+        if (zoll_key_new(key) != 0) {
+            fprintf(stderr, "zollctl: no randomness available\n");
+            return 1;
+        }
+
+        zoll_sha256(key, ZOLL_KEY_LEN, md);
+        zoll_hex(md, ZOLL_SHA256_LEN, hex);
+        printf("key:  %s\nhash: sha256:%s\n", key, hex);
+        printf("Give the key to the tenant; put only the hash in the "
+               "policy's \"keys\".\n");
+        return 0;
+    }
+
+    if (argc == 1 && strcmp(argv[0], "hash") == 0) {
+        if (fgets(line, sizeof(line), stdin) == NULL) {
+            return usage();
+        }
+
+        n = strcspn(line, "\r\n");
+        zoll_sha256(line, n, md);
+        zoll_hex(md, ZOLL_SHA256_LEN, hex);
+        printf("sha256:%s\n", hex);
+        return 0;
+    }
+
+    return usage();
+}
+
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        return usage();
+    }
+
+    if (strcmp(argv[1], "check") == 0) {
+        return cmd_check(argc - 2, argv + 2);
+    }
+
+    if (strcmp(argv[1], "explain") == 0) {
+        return cmd_explain(argc - 2, argv + 2);
+    }
+
+    if (strcmp(argv[1], "key") == 0) {
+        return cmd_key(argc - 2, argv + 2);
+    }
+
+    return usage();
+}

@@ -1,0 +1,1045 @@
+
+/*
+ * ngx_http_zoll_module: the nginx connector of the Zoll engine.
+ *
+ * In the precontent phase it refuses requests that did not come over TLS 1.2+,
+ * authenticates the tenant by the key the provider SDK sends, asks the engine
+ * where the request may go, writes the transfer record and only then lets
+ * the stock proxy module forward the request, using the variables set here
+ * ($zoll_upstream, $zoll_upstream_host, $zoll_credential, ...).  In the log
+ * phase it records the outcome.  It knows nothing about PII or law: all of
+ * that is in the engine (policy/).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <zoll.h>
+
+
+#define NGX_HTTP_ZOLL_RECORD_LEN  2048
+
+
+typedef struct {
+    ngx_str_t                   policy_path;
+    zoll_policy_t              *policy;
+    ngx_open_file_t            *log;
+    ngx_int_t                   request_id_index;
+    ngx_uint_t                  used;      /* some location says "zoll" */
+} ngx_http_zoll_main_conf_t;
+
+
+typedef struct {
+    const zoll_subprocessor_t  *sp;        /* NULL: "zoll off" */
+} ngx_http_zoll_loc_conf_t;
+
+
+typedef struct {
+    zoll_request_info_t         ri;
+    zoll_decision_t             d;
+    ngx_str_t                   upstream;  /* "https://" + upstream name */
+    unsigned                    forwarded:1;
+} ngx_http_zoll_ctx_t;
+
+
+typedef enum {
+    NGX_HTTP_ZOLL_VAR_TENANT = 0,
+    NGX_HTTP_ZOLL_VAR_UPSTREAM,
+    NGX_HTTP_ZOLL_VAR_UPSTREAM_HOST,
+    NGX_HTTP_ZOLL_VAR_REGION,
+    NGX_HTTP_ZOLL_VAR_COUNTRY,
+    NGX_HTTP_ZOLL_VAR_LEGAL_BASIS,
+    NGX_HTTP_ZOLL_VAR_CREDENTIAL,
+    NGX_HTTP_ZOLL_VAR_REQUEST_ID,
+    NGX_HTTP_ZOLL_VAR_REDACTIONS
+} ngx_http_zoll_var_e;
+
+
+static ngx_int_t ngx_http_zoll_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_zoll_log_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_zoll_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static ngx_int_t ngx_http_zoll_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_zoll_init(ngx_conf_t *cf);
+static void *ngx_http_zoll_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_zoll_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_zoll_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_zoll_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_zoll_policy(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_zoll_transfer_log(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_zoll(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+
+static ngx_command_t  ngx_http_zoll_commands[] = {
+
+    { ngx_string("zoll_policy"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_zoll_policy,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("zoll_transfer_log"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_zoll_transfer_log,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("zoll"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_zoll,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_zoll_module_ctx = {
+    ngx_http_zoll_add_variables,           /* preconfiguration */
+    ngx_http_zoll_init,                    /* postconfiguration */
+
+    ngx_http_zoll_create_main_conf,        /* create main configuration */
+    ngx_http_zoll_init_main_conf,          /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_zoll_create_loc_conf,         /* create location configuration */
+    ngx_http_zoll_merge_loc_conf           /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_zoll_module = {
+    NGX_MODULE_V1,
+    &ngx_http_zoll_module_ctx,             /* module context */
+    ngx_http_zoll_commands,                /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_zoll_vars[] = {
+
+    { ngx_string("zoll_tenant"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_TENANT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("zoll_upstream"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_UPSTREAM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("zoll_upstream_host"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_UPSTREAM_HOST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("zoll_region"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_REGION, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("zoll_country"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_COUNTRY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("zoll_legal_basis"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_LEGAL_BASIS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("zoll_credential"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_CREDENTIAL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("zoll_request_id"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_REQUEST_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("zoll_redactions"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_REDACTIONS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* Headers that carry a client's key to Zoll.  They are matched by
+ * lower-case name and never forwarded: upstream gets the tenant's own
+ * provider credential instead, set with proxy_set_header. */
+
+static ngx_str_t  ngx_http_zoll_key_headers[] = {
+    ngx_string("authorization"),
+    ngx_string("x-api-key"),
+    ngx_string("x-goog-api-key"),
+    ngx_null_string
+};
+
+
+/* request handling */
+
+static ngx_uint_t
+ngx_http_zoll_tls_ok(ngx_http_request_t *r)
+{
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl == NULL) {
+        return 0;
+    }
+
+    /* do not trust ssl_protocols alone: a server block may allow old
+     * protocols for other locations */
+    return SSL_version(r->connection->ssl->connection) >= TLS1_2_VERSION;
+#else
+    return 0;
+#endif
+}
+
+
+static ngx_int_t
+ngx_http_zoll_is_key_header(ngx_table_elt_t *h)
+{
+    ngx_str_t  *name;
+
+    for (name = ngx_http_zoll_key_headers; name->len; name++) {
+        if (h->key.len == name->len
+            && ngx_strncmp(h->lowcase_key, name->data, name->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Finds the client's key.  NGX_DECLINED: no key, or several different ones
+ * (a request must not be able to pick between two identities).
+ */
+
+static ngx_int_t
+ngx_http_zoll_client_key(ngx_http_request_t *r, ngx_str_t *key,
+    const char **why)
+{
+    ngx_str_t          v;
+    ngx_uint_t         i;
+    ngx_list_part_t   *part;
+    ngx_table_elt_t   *h;
+
+    key->len = 0;
+    key->data = NULL;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_zoll_is_key_header(&h[i])) {
+            continue;
+        }
+
+        v = h[i].value;
+
+        if (h[i].key.len == sizeof("authorization") - 1) {
+            if (v.len <= sizeof("Bearer ") - 1
+                || ngx_strncasecmp(v.data, (u_char *) "Bearer ",
+                                   sizeof("Bearer ") - 1) != 0)
+            {
+                *why = "Authorization must use the Bearer scheme";
+                return NGX_DECLINED;
+            }
+
+            v.data += sizeof("Bearer ") - 1;
+            v.len -= sizeof("Bearer ") - 1;
+        }
+
+        if (key->len
+            && (key->len != v.len || ngx_strncmp(key->data, v.data, v.len)))
+        {
+            *why = "several different API keys were sent";
+            return NGX_DECLINED;
+        }
+
+        *key = v;
+    }
+
+    if (key->len == 0) {
+        *why = "no API key was sent";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Rebuilds the header list without the client's key headers, so that no
+ * proxy configuration can pass the client's key on by mistake. */
+
+static ngx_int_t
+ngx_http_zoll_strip_keys(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *nh;
+
+    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_http_zoll_is_key_header(&h[i])) {
+            continue;
+        }
+
+        nh = ngx_list_push(&headers);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    r->headers_in.headers = headers;
+    r->headers_in.authorization = NULL;
+
+    return NGX_OK;
+}
+
+
+static ngx_str_t
+ngx_http_zoll_client_addr(ngx_http_request_t *r, zoll_client_addr_e mode)
+{
+    int                   family;
+    size_t                len;
+    u_char               *buf;
+    ngx_str_t             s = ngx_null_string;
+    const unsigned char  *a;
+    struct sockaddr_in   *sin;
+#if (NGX_HAVE_INET6)
+    struct sockaddr_in6  *sin6;
+#endif
+
+    switch (r->connection->sockaddr->sa_family) {
+
+    case AF_INET:
+        sin = (struct sockaddr_in *) r->connection->sockaddr;
+        a = (const unsigned char *) &sin->sin_addr.s_addr;
+        family = 4;
+        break;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        sin6 = (struct sockaddr_in6 *) r->connection->sockaddr;
+        a = sin6->sin6_addr.s6_addr;
+        family = 6;
+
+        if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+            a += 12;
+            family = 4;
+        }
+
+        break;
+#endif
+
+    default:
+        /* unix socket: there is no address to protect */
+        ngx_str_set(&s, "unix");
+        return s;
+    }
+
+    buf = ngx_pnalloc(r->pool, 64);
+    if (buf == NULL) {
+        return s;
+    }
+
+    len = zoll_client_addr(mode, family, a, (char *) buf, 64);
+
+    s.data = buf;
+    s.len = len < 64 ? len : 0;
+
+    return s;
+}
+
+
+static void
+ngx_http_zoll_request_info(ngx_http_request_t *r,
+    ngx_http_zoll_main_conf_t *zmcf, const zoll_subprocessor_t *sp,
+    zoll_request_info_t *ri)
+{
+    ngx_time_t                 *tp;
+    ngx_str_t                   client;
+    ngx_http_variable_value_t  *id;
+
+    tp = ngx_timeofday();
+    ri->time_ms = (int64_t) tp->sec * 1000 + tp->msec;
+
+    id = ngx_http_get_indexed_variable(r, zmcf->request_id_index);
+
+    if (id && !id->not_found) {
+        ri->request_id.data = (const char *) id->data;
+        ri->request_id.len = id->len;
+    }
+
+    ri->method.data = (const char *) r->method_name.data;
+    ri->method.len = r->method_name.len;
+    ri->path.data = (const char *) r->uri.data;
+    ri->path.len = r->uri.len;
+
+    client = ngx_http_zoll_client_addr(r, zoll_policy_client_addr(
+                                                         zmcf->policy));
+    ri->client.data = (const char *) client.data;
+    ri->client.len = client.len;
+
+    ri->request_bytes = r->headers_in.content_length_n;
+    ri->sp = sp;
+}
+
+
+/*
+ * Appends one record to the transfer log with a single write(2) on an
+ * O_APPEND descriptor, so that records of concurrent workers never
+ * interleave.  A short write is a failure: the caller fails closed.
+ */
+
+static ngx_int_t
+ngx_http_zoll_write(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
+    u_char *buf, size_t len)
+{
+    ssize_t  n;
+
+    n = ngx_write_fd(zmcf->log->fd, buf, len);
+
+    if (n == (ssize_t) len) {
+        return NGX_OK;
+    }
+
+    if (n == -1) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                      "zoll: write to transfer log \"%V\" failed",
+                      &zmcf->log->name);
+
+    } else {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "zoll: short write to transfer log \"%V\": "
+                      "%z of %uz bytes", &zmcf->log->name, n, len);
+    }
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_zoll_log_decision(ngx_http_request_t *r,
+    ngx_http_zoll_main_conf_t *zmcf, ngx_http_zoll_ctx_t *ctx)
+{
+    u_char  *buf;
+    size_t   len, cap;
+
+    cap = NGX_HTTP_ZOLL_RECORD_LEN;
+
+    for ( ;; ) {
+        buf = ngx_pnalloc(r->pool, cap);
+        if (buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        len = zoll_record_decision(zmcf->policy, &ctx->ri, &ctx->d,
+                                   (char *) buf, cap);
+        if (len < cap) {
+            return ngx_http_zoll_write(r, zmcf, buf, len);
+        }
+
+        cap = len + 1;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_zoll_log_outcome(ngx_http_request_t *r,
+    ngx_http_zoll_main_conf_t *zmcf, ngx_http_zoll_ctx_t *ctx,
+    zoll_outcome_t *o)
+{
+    u_char  *buf;
+    size_t   len, cap;
+
+    cap = NGX_HTTP_ZOLL_RECORD_LEN / 4;
+
+    for ( ;; ) {
+        buf = ngx_pnalloc(r->pool, cap);
+        if (buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        len = zoll_record_outcome(&ctx->ri, &ctx->d, o, (char *) buf, cap);
+        if (len < cap) {
+            return ngx_http_zoll_write(r, zmcf, buf, len);
+        }
+
+        cap = len + 1;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_zoll_send_error(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
+{
+    size_t            len, cap;
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    cap = 512;
+
+    for ( ;; ) {
+        b = ngx_create_temp_buf(r->pool, cap);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        len = zoll_error_body(ctx->ri.sp->api, ctx->d.status, ctx->d.reason,
+                              ctx->ri.request_id, (char *) b->pos, cap);
+        if (len < cap) {
+            break;
+        }
+
+        cap = len + 1;
+    }
+
+    b->last = b->pos + len;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = zoll_status_http(ctx->d.status);
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "X-Zoll-Request-Id");
+    h->value.data = (u_char *) ctx->ri.request_id.data;
+    h->value.len = ctx->ri.request_id.len;
+
+    if (ctx->d.status == ZOLL_ERR_TLS_REQUIRED) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        h->hash = 1;
+        ngx_str_set(&h->key, "Upgrade");
+        ngx_str_set(&h->value, "TLS/1.3, TLS/1.2");
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* Records the refusal (best effort: refusing needs no record to be safe)
+ * and answers with the provider-style JSON error. */
+
+static ngx_int_t
+ngx_http_zoll_refuse(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
+    ngx_http_zoll_ctx_t *ctx, zoll_status_e status, const char *why)
+{
+    ctx->d.status = status;
+
+    if (why) {
+        ngx_cpystrn((u_char *) ctx->d.reason, (u_char *) why,
+                    sizeof(ctx->d.reason));
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "zoll: refused %d %s: %s", zoll_status_http(status),
+                  zoll_status_code(status), ctx->d.reason);
+
+    if (status != ZOLL_ERR_LOG_UNWRITABLE) {
+        (void) ngx_http_zoll_log_decision(r, zmcf, ctx);
+    }
+
+    return ngx_http_zoll_send_error(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_zoll_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                   key;
+    const char                 *why;
+    zoll_status_e               status;
+    ngx_http_zoll_ctx_t        *ctx;
+    const zoll_tenant_t        *t;
+    ngx_http_zoll_loc_conf_t   *zlcf;
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    zlcf = ngx_http_get_module_loc_conf(r, ngx_http_zoll_module);
+
+    if (zlcf->sp == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_get_module_ctx(r, ngx_http_zoll_module) != NULL) {
+        /* decided already; the phases are being run again */
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_zoll_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_zoll_module);
+
+    zmcf = ngx_http_get_module_main_conf(r, ngx_http_zoll_module);
+    ngx_http_zoll_request_info(r, zmcf, zlcf->sp, &ctx->ri);
+    ctx->d.sp = zlcf->sp;
+
+    if (!ngx_http_zoll_tls_ok(r)) {
+        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_TLS_REQUIRED,
+                                    "TLS 1.2 or newer is required");
+    }
+
+    if (ngx_http_zoll_client_key(r, &key, &why) != NGX_OK) {
+        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_UNAUTHENTICATED,
+                                    why);
+    }
+
+    t = zoll_tenant_lookup(zmcf->policy, (const char *) key.data, key.len);
+
+    if (t == NULL) {
+        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_UNAUTHENTICATED,
+                                    "invalid API key");
+    }
+
+    status = zoll_route(zmcf->policy, t, zlcf->sp, &ctx->d);
+
+    if (status != ZOLL_OK) {
+        return ngx_http_zoll_refuse(r, zmcf, ctx, status, NULL);
+    }
+
+    if (ngx_http_zoll_strip_keys(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->upstream.len = sizeof("https://") - 1
+                        + ngx_strlen(ctx->d.region->upstream);
+    ctx->upstream.data = ngx_pnalloc(r->pool, ctx->upstream.len);
+    if (ctx->upstream.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(ctx->upstream.data, "https://%s", ctx->d.region->upstream);
+
+    /* no record, no transfer */
+    if (ngx_http_zoll_log_decision(r, zmcf, ctx) != NGX_OK) {
+        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_LOG_UNWRITABLE,
+                                    "the transfer log cannot be written; "
+                                    "nothing was forwarded");
+    }
+
+    ctx->forwarded = 1;
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_zoll_log_handler(ngx_http_request_t *r)
+{
+    ngx_msec_int_t               ms;
+    ngx_time_t                  *tp;
+    zoll_outcome_t               o;
+    ngx_http_zoll_ctx_t         *ctx;
+    ngx_http_upstream_state_t   *state;
+    ngx_http_zoll_main_conf_t   *zmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
+
+    if (ctx == NULL || !ctx->forwarded) {
+        return NGX_OK;
+    }
+
+    zmcf = ngx_http_get_module_main_conf(r, ngx_http_zoll_module);
+
+    tp = ngx_timeofday();
+    ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
+                           + (tp->msec - r->start_msec));
+
+    /* the outcome record is stamped with the time the request ended */
+    ctx->ri.time_ms = (int64_t) tp->sec * 1000 + tp->msec;
+
+    o.status = r->err_status ? r->err_status : r->headers_out.status;
+    o.upstream_status = 0;
+    o.request_bytes = r->request_length;
+    o.response_bytes = r->connection->sent;
+    o.duration_ms = ngx_max(ms, 0);
+
+    if (r->upstream_states && r->upstream_states->nelts) {
+        state = r->upstream_states->elts;
+        o.upstream_status = state[r->upstream_states->nelts - 1].status;
+    }
+
+    (void) ngx_http_zoll_log_outcome(r, zmcf, ctx, &o);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_zoll_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    const char                 *s = NULL;
+    size_t                      len = 0;
+    ngx_http_zoll_ctx_t        *ctx;
+    const zoll_region_t        *region;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    /* where a request goes is only defined once it may go */
+    region = ctx->forwarded ? ctx->d.region : NULL;
+
+    switch ((ngx_http_zoll_var_e) data) {
+
+    case NGX_HTTP_ZOLL_VAR_TENANT:
+        s = ctx->d.tenant ? ctx->d.tenant->id : NULL;
+        break;
+
+    case NGX_HTTP_ZOLL_VAR_UPSTREAM:
+        if (region) {
+            s = (const char *) ctx->upstream.data;
+            len = ctx->upstream.len;
+        }
+        break;
+
+    case NGX_HTTP_ZOLL_VAR_UPSTREAM_HOST:
+        s = region ? region->host : NULL;
+        break;
+
+    case NGX_HTTP_ZOLL_VAR_REGION:
+        s = region ? region->id : NULL;
+        break;
+
+    case NGX_HTTP_ZOLL_VAR_COUNTRY:
+        s = region ? region->country : NULL;
+        break;
+
+    case NGX_HTTP_ZOLL_VAR_LEGAL_BASIS:
+        s = (region && ctx->d.basis) ? ctx->d.basis->id : NULL;
+        break;
+
+    case NGX_HTTP_ZOLL_VAR_CREDENTIAL:
+        s = region ? ctx->d.credential : NULL;
+        break;
+
+    case NGX_HTTP_ZOLL_VAR_REQUEST_ID:
+        s = ctx->ri.request_id.data;
+        len = ctx->ri.request_id.len;
+        break;
+
+    case NGX_HTTP_ZOLL_VAR_REDACTIONS:
+        s = region ? "0" : NULL;
+        break;
+    }
+
+    if (s == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) s;
+    v->len = len ? len : ngx_strlen(s);
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* configuration */
+
+static void
+ngx_http_zoll_cleanup_policy(void *data)
+{
+    zoll_policy_free(data);
+}
+
+
+static char *
+ngx_http_zoll_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_zoll_main_conf_t *zmcf = conf;
+
+    char                 err[ZOLL_ERR_LEN];
+    ngx_str_t           *value;
+    ngx_pool_cleanup_t  *cln;
+
+    if (zmcf->policy) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    zmcf->policy_path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &zmcf->policy_path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zmcf->policy = zoll_policy_load((const char *) zmcf->policy_path.data,
+                                    err, sizeof(err));
+    if (zmcf->policy == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zoll_policy \"%V\": %s",
+                           &zmcf->policy_path, err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_zoll_cleanup_policy;
+    cln->data = zmcf->policy;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_zoll_transfer_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_zoll_main_conf_t *zmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (zmcf->log) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    /* opened by nginx itself: created at start, reopened on USR1 */
+    zmcf->log = ngx_conf_open_file(cf->cycle, &value[1]);
+    if (zmcf->log == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_zoll(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_zoll_loc_conf_t *zlcf = conf;
+
+    ngx_str_t                  *value;
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    if (zlcf->sp != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        zlcf->sp = NULL;
+        return NGX_CONF_OK;
+    }
+
+    zmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_zoll_module);
+
+    if (zmcf->policy == NULL) {
+        return "needs \"zoll_policy\" earlier in the http block";
+    }
+
+    zlcf->sp = zoll_policy_subprocessor(zmcf->policy,
+                                        (const char *) value[1].data);
+    if (zlcf->sp == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zoll: subprocessor \"%V\" is not in policy "
+                           "\"%V\"", &value[1], &zmcf->policy_path);
+        return NGX_CONF_ERROR;
+    }
+
+    zmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_zoll_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    zmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_zoll_main_conf_t));
+    if (zmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     zmcf->policy = NULL;
+     *     zmcf->log = NULL;
+     *     zmcf->used = 0;
+     */
+
+    zmcf->request_id_index = NGX_CONF_UNSET;
+
+    return zmcf;
+}
+
+
+static char *
+ngx_http_zoll_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_zoll_main_conf_t *zmcf = conf;
+
+    ngx_str_t  name = ngx_string("request_id");
+
+    if (!zmcf->used) {
+        return NGX_CONF_OK;
+    }
+
+    /* fail closed at start-up: no log, no transfers */
+    if (zmcf->log == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"zoll\" is used but "
+                           "\"zoll_transfer_log\" is not set");
+        return NGX_CONF_ERROR;
+    }
+
+    zmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
+    if (zmcf->request_id_index == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_zoll_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_zoll_loc_conf_t  *zlcf;
+
+    zlcf = ngx_palloc(cf->pool, sizeof(ngx_http_zoll_loc_conf_t));
+    if (zlcf == NULL) {
+        return NULL;
+    }
+
+    zlcf->sp = NGX_CONF_UNSET_PTR;
+
+    return zlcf;
+}
+
+
+static char *
+ngx_http_zoll_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_zoll_loc_conf_t *prev = parent;
+    ngx_http_zoll_loc_conf_t *conf = child;
+
+    ngx_conf_merge_ptr_value(conf->sp, prev->sp, NULL);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_zoll_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_zoll_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_zoll_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_zoll_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_zoll_log_handler;
+
+    return NGX_OK;
+}

@@ -1,0 +1,195 @@
+/*
+ * Bounded output buffer and JSON string escaping for records and errors.
+ */
+
+#include "zoll_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+
+void
+zoll_buf_init(zoll_buf_t *b, char *p, size_t cap)
+{
+    b->p = p;
+    b->len = 0;
+    b->cap = cap;
+}
+
+
+void
+zoll_buf_raw(zoll_buf_t *b, const char *s, size_t n)
+{
+    if (b->len < b->cap) {
+        size_t room = b->cap - b->len;
+
+        memcpy(b->p + b->len, s, n < room ? n : room);
+    }
+
+    b->len += n;
+}
+
+
+void
+zoll_buf_cstr(zoll_buf_t *b, const char *s)
+{
+    zoll_buf_raw(b, s, strlen(s));
+}
+
+
+void
+zoll_buf_printf(zoll_buf_t *b, const char *fmt, ...)
+{
+    char     tmp[256];
+    int      n;
+    va_list  ap;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+
+    if (n < 0) {
+        return;
+    }
+
+    /* only used for numbers and short fixed text */
+    zoll_buf_raw(b, tmp, (size_t) n < sizeof(tmp) ? (size_t) n
+                                                   : sizeof(tmp) - 1);
+}
+
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs,
+ * no surrogates, nothing above U+10FFFF), or 0 if it is not one. */
+
+static size_t
+zoll_utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t    len, i;
+    uint32_t  cp;
+
+    if (s[0] < 0x80) {
+        return 1;
+
+    } else if ((s[0] & 0xe0) == 0xc0) {
+        len = 2; cp = s[0] & 0x1f;
+
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3; cp = s[0] & 0x0f;
+
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        len = 4; cp = s[0] & 0x07;
+
+    } else {
+        return 0;
+    }
+
+    if (len > n) {
+        return 0;
+    }
+
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800)
+        || (len == 4 && cp < 0x10000) || cp > 0x10ffff
+        || (cp >= 0xd800 && cp <= 0xdfff))
+    {
+        return 0;
+    }
+
+    return len;
+}
+
+
+void
+zoll_buf_json_str(zoll_buf_t *b, const char *str, size_t n)
+{
+    static const char    hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *) str;
+    const unsigned char *end = s + n;
+    const unsigned char *run;
+    char                 esc[6];
+    size_t               len;
+
+    zoll_buf_raw(b, "\"", 1);
+
+    while (s < end) {
+        run = s;
+
+        /* copy runs of bytes that need no escaping in one go */
+        while (s < end && *s >= 0x20 && *s < 0x80 && *s != '"'
+               && *s != '\\')
+        {
+            s++;
+        }
+
+        zoll_buf_raw(b, (const char *) run, s - run);
+
+        if (s == end) {
+            break;
+        }
+
+        if (*s >= 0x80) {
+            len = zoll_utf8_seq(s, end - s);
+
+            if (len == 0) {
+                zoll_buf_raw(b, "\\ufffd", 6);
+                s++;
+
+            } else {
+                zoll_buf_raw(b, (const char *) s, len);
+                s += len;
+            }
+
+            continue;
+        }
+
+        switch (*s) {
+        case '"':  zoll_buf_raw(b, "\\\"", 2); break;
+        case '\\': zoll_buf_raw(b, "\\\\", 2); break;
+        case '\n': zoll_buf_raw(b, "\\n", 2); break;
+        case '\r': zoll_buf_raw(b, "\\r", 2); break;
+        case '\t': zoll_buf_raw(b, "\\t", 2); break;
+        default:
+            esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[*s >> 4]; esc[5] = hex[*s & 0xf];
+            zoll_buf_raw(b, esc, 6);
+        }
+
+        s++;
+    }
+
+    zoll_buf_raw(b, "\"", 1);
+}
+
+
+void
+zoll_buf_json_cstr(zoll_buf_t *b, const char *s)
+{
+    if (s == NULL) {
+        zoll_buf_raw(b, "null", 4);
+        return;
+    }
+
+    zoll_buf_json_str(b, s, strlen(s));
+}
+
+
+size_t
+zoll_buf_finish(zoll_buf_t *b)
+{
+    if (b->len < b->cap) {
+        b->p[b->len] = '\0';
+
+    } else if (b->cap > 0) {
+        b->p[b->cap - 1] = '\0';
+    }
+
+    /* the terminating NUL needs room too */
+    return b->len;
+}

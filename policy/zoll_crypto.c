@@ -1,0 +1,59 @@
+/*
+ * Hashing and key generation (OpenSSL libcrypto).
+ */
+
+#include "zoll_internal.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+
+void
+zoll_sha256(const void *data, size_t len, unsigned char out[ZOLL_SHA256_LEN])
+{
+    SHA256(data, len, out);
+}
+
+
+void
+zoll_hex(const unsigned char *in, size_t len, char *out)
+{
+    static const char  hex[] = "0123456789abcdef";
+    size_t             i;
+
+    for (i = 0; i < len; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 0xf];
+    }
+
+    out[2 * len] = '\0';
+}
+
+
+int
+zoll_key_new(char out[ZOLL_KEY_LEN + 1])
+{
+    static const char  b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "abcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char      rnd[33];
+    size_t             i, bit;
+    unsigned           v;
+
+    /* 256 bits of entropy; the 33rd byte only pads the last character */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return -1;
+    }
+
+    out[0] = 'z'; out[1] = 'k'; out[2] = '_';
+
+    for (i = 0; i < ZOLL_KEY_LEN - 3; i++) {
+        bit = i * 6;
+        v = (rnd[bit / 8] << 8 | rnd[bit / 8 + 1]) >> (10 - bit % 8);
+        out[3 + i] = b64url[v & 0x3f];
+    }
+
+    out[ZOLL_KEY_LEN] = '\0';
+    OPENSSL_cleanse(rnd, sizeof(rnd));
+    return 0;
+}

@@ -1,0 +1,1393 @@
+/*
+ * Policy loading and validation.
+ *
+ * The policy is parsed once (at nginx configuration time, or by zollctl) into
+ * flat arrays that point into the jansson tree, which the policy keeps alive.
+ * Validation is strict: unknown keys are errors, because a misspelt
+ * "suspend": true that is silently ignored would keep a transfer going that
+ * an operator meant to stop.  Every error names its JSON path.
+ */
+
+#include "zoll_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+
+#define ZOLL_PATH_LEN        256
+#define ZOLL_CREDENTIAL_MAX  4096
+#define ZOLL_POLICY_MAX      (16 * 1024 * 1024)
+
+
+typedef struct {
+    char           *err;
+    size_t          errlen;
+    const char     *base_dir;
+    zoll_policy_t  *policy;
+} zoll_load_t;
+
+
+static int
+zoll_fail(zoll_load_t *ld, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+zoll_fail(zoll_load_t *ld, const char *path, const char *fmt, ...)
+{
+    int      n;
+    va_list  ap;
+
+    n = snprintf(ld->err, ld->errlen, "%s: ", path);
+
+    if (n >= 0 && (size_t) n < ld->errlen) {
+        va_start(ap, fmt);
+        vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
+        va_end(ap);
+    }
+
+    return -1;
+}
+
+
+/* Paths are bounded; a path cut short still points at the right place. */
+
+static void
+zoll_path(char *out, const char *parent, const char *key)
+{
+    if (snprintf(out, ZOLL_PATH_LEN, "%s.%s", parent, key) < 0) {
+        out[0] = '\0';
+    }
+}
+
+
+static void
+zoll_path_index(char *out, const char *parent, const char *key, size_t i)
+{
+    if (snprintf(out, ZOLL_PATH_LEN, "%s.%s[%zu]", parent, key, i) < 0) {
+        out[0] = '\0';
+    }
+}
+
+
+/* Keys beginning with "_" and "note" are free-form comments. */
+
+static int
+zoll_check_keys(zoll_load_t *ld, json_t *obj, const char *path,
+    const char *const *allowed)
+{
+    const char          *key;
+    json_t              *v;
+    const char *const   *a;
+
+    json_object_foreach(obj, key, v) {
+        if (key[0] == '_' || strcmp(key, "note") == 0) {
+            continue;
+        }
+
+        for (a = allowed; *a; a++) {
+            if (strcmp(key, *a) == 0) {
+                break;
+            }
+        }
+
+        if (*a == NULL) {
+            return zoll_fail(ld, path, "unknown key \"%s\"", key);
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_get_str(zoll_load_t *ld, json_t *obj, const char *path, const char *key,
+    int required, const char **out)
+{
+    char     p[ZOLL_PATH_LEN];
+    json_t  *v;
+
+    *out = NULL;
+    v = json_object_get(obj, key);
+    zoll_path(p, path, key);
+
+    if (v == NULL) {
+        return required ? zoll_fail(ld, p, "is required") : 0;
+    }
+
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        return zoll_fail(ld, p, "must be a non-empty string");
+    }
+
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        return zoll_fail(ld, p, "must not contain NUL");
+    }
+
+    *out = json_string_value(v);
+    return 0;
+}
+
+
+static int
+zoll_get_bool(zoll_load_t *ld, json_t *obj, const char *path, const char *key,
+    int *out)
+{
+    char     p[ZOLL_PATH_LEN];
+    json_t  *v;
+
+    *out = 0;
+    v = json_object_get(obj, key);
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    if (!json_is_boolean(v)) {
+        zoll_path(p, path, key);
+        return zoll_fail(ld, p, "must be true or false");
+    }
+
+    *out = json_is_true(v);
+    return 0;
+}
+
+
+/* An array member; required arrays must be non-empty. */
+
+static int
+zoll_get_array(zoll_load_t *ld, json_t *obj, const char *path,
+    const char *key, int required, json_t **out)
+{
+    char     p[ZOLL_PATH_LEN];
+    json_t  *v;
+
+    *out = NULL;
+    v = json_object_get(obj, key);
+    zoll_path(p, path, key);
+
+    if (v == NULL) {
+        return required ? zoll_fail(ld, p, "is required") : 0;
+    }
+
+    if (!json_is_array(v)) {
+        return zoll_fail(ld, p, "must be an array");
+    }
+
+    if (required && json_array_size(v) == 0) {
+        return zoll_fail(ld, p, "must not be empty");
+    }
+
+    *out = v;
+    return 0;
+}
+
+
+static int
+zoll_is_id(const char *s)
+{
+    size_t  n;
+
+    for (n = 0; s[n]; n++) {
+        if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z')
+              || (s[n] >= '0' && s[n] <= '9') || s[n] == '_' || s[n] == '-'
+              || s[n] == '.'))
+        {
+            return 0;
+        }
+    }
+
+    return n > 0 && n <= 64;
+}
+
+
+static int
+zoll_get_id(zoll_load_t *ld, json_t *obj, const char *path, const char **out)
+{
+    char  p[ZOLL_PATH_LEN];
+
+    if (zoll_get_str(ld, obj, path, "id", 1, out) != 0) {
+        return -1;
+    }
+
+    if (!zoll_is_id(*out)) {
+        zoll_path(p, path, "id");
+        return zoll_fail(ld, p, "\"%s\" must be 1-64 of [A-Za-z0-9_.-]", *out);
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_is_country(const char *s)
+{
+    return strlen(s) == 2 && s[0] >= 'A' && s[0] <= 'Z'
+           && s[1] >= 'A' && s[1] <= 'Z';
+}
+
+
+static zoll_legal_basis_t *
+zoll_find_basis(const zoll_policy_t *p, const char *id)
+{
+    size_t  i;
+
+    for (i = 0; i < p->nbases; i++) {
+        if (strcmp(p->bases[i].id, id) == 0) {
+            return &p->bases[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* A string array element that must name a defined legal basis. */
+
+static int
+zoll_basis_ref(zoll_load_t *ld, json_t *v, const char *path,
+    zoll_legal_basis_t **out)
+{
+    if (!json_is_string(v)) {
+        return zoll_fail(ld, path, "must be a legal basis id (string)");
+    }
+
+    *out = zoll_find_basis(ld->policy, json_string_value(v));
+
+    if (*out == NULL) {
+        return zoll_fail(ld, path, "unknown legal basis \"%s\"",
+                         json_string_value(v));
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_load_bases(zoll_load_t *ld, json_t *root)
+{
+    static const char *const  keys[] = {
+        "id", "article", "instrument", "module", "suspended", NULL
+    };
+
+    char                 p[ZOLL_PATH_LEN];
+    size_t               i;
+    json_t              *arr, *o;
+    zoll_policy_t       *pol = ld->policy;
+    zoll_legal_basis_t  *b;
+
+    if (zoll_get_array(ld, root, "$", "legal_bases", 1, &arr) != 0) {
+        return -1;
+    }
+
+    pol->bases = calloc(json_array_size(arr), sizeof(zoll_legal_basis_t));
+    if (pol->bases == NULL) {
+        return zoll_fail(ld, "$.legal_bases", "out of memory");
+    }
+
+    json_array_foreach(arr, i, o) {
+        zoll_path_index(p, "$", "legal_bases", i);
+        b = &pol->bases[i];
+
+        if (!json_is_object(o)) {
+            return zoll_fail(ld, p, "must be an object");
+        }
+
+        if (zoll_check_keys(ld, o, p, keys) != 0
+            || zoll_get_id(ld, o, p, &b->id) != 0
+            || zoll_get_str(ld, o, p, "article", 1, &b->article) != 0
+            || zoll_get_str(ld, o, p, "instrument", 1, &b->instrument) != 0
+            || zoll_get_str(ld, o, p, "module", 0, &b->module) != 0
+            || zoll_get_bool(ld, o, p, "suspended", &b->suspended) != 0)
+        {
+            return -1;
+        }
+
+        if (zoll_find_basis(pol, b->id) != NULL) {
+            return zoll_fail(ld, p, "duplicate legal basis id \"%s\"", b->id);
+        }
+
+        pol->nbases++;
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_load_countries(zoll_load_t *ld, json_t *root)
+{
+    static const char *const  keys[] = { "as_of", "eea", "adequacy", NULL };
+    static const char *const  akeys[] = { "country", "legal_basis", NULL };
+
+    char             p[ZOLL_PATH_LEN], q[ZOLL_PATH_LEN];
+    size_t           i, j;
+    json_t          *c, *arr, *v, *lb;
+    const char      *as_of, *cc;
+    zoll_policy_t   *pol = ld->policy;
+    zoll_adequacy_t *a;
+
+    c = json_object_get(root, "countries");
+    if (!json_is_object(c)) {
+        return zoll_fail(ld, "$.countries", "is required (an object)");
+    }
+
+    if (zoll_check_keys(ld, c, "$.countries", keys) != 0
+        || zoll_get_str(ld, c, "$.countries", "as_of", 0, &as_of) != 0
+        || zoll_get_array(ld, c, "$.countries", "eea", 1, &arr) != 0)
+    {
+        return -1;
+    }
+
+    pol->eea = calloc(json_array_size(arr), sizeof(char *));
+    if (pol->eea == NULL) {
+        return zoll_fail(ld, "$.countries.eea", "out of memory");
+    }
+
+    json_array_foreach(arr, i, v) {
+        zoll_path_index(p, "$.countries", "eea", i);
+
+        if (!json_is_string(v) || !zoll_is_country(json_string_value(v))) {
+            return zoll_fail(ld, p, "must be an ISO 3166-1 alpha-2 code");
+        }
+
+        for (j = 0; j < pol->neea; j++) {
+            if (strcmp(pol->eea[j], json_string_value(v)) == 0) {
+                return zoll_fail(ld, p, "duplicate country \"%s\"",
+                                 json_string_value(v));
+            }
+        }
+
+        pol->eea[pol->neea++] = json_string_value(v);
+    }
+
+    if (zoll_get_array(ld, c, "$.countries", "adequacy", 0, &arr) != 0) {
+        return -1;
+    }
+
+    if (arr == NULL) {
+        return 0;
+    }
+
+    pol->adequacy = calloc(json_array_size(arr) + 1, sizeof(zoll_adequacy_t));
+    if (pol->adequacy == NULL) {
+        return zoll_fail(ld, "$.countries.adequacy", "out of memory");
+    }
+
+    json_array_foreach(arr, i, v) {
+        zoll_path_index(p, "$.countries", "adequacy", i);
+        a = &pol->adequacy[i];
+
+        if (!json_is_object(v)) {
+            return zoll_fail(ld, p, "must be an object");
+        }
+
+        if (zoll_check_keys(ld, v, p, akeys) != 0
+            || zoll_get_str(ld, v, p, "country", 1, &cc) != 0)
+        {
+            return -1;
+        }
+
+        if (!zoll_is_country(cc)) {
+            return zoll_fail(ld, p, "country \"%s\" is not an ISO 3166-1 "
+                             "alpha-2 code", cc);
+        }
+
+        if (zoll_policy_is_eea(pol, cc)) {
+            return zoll_fail(ld, p, "country \"%s\" is in the EEA; it needs "
+                             "no adequacy decision", cc);
+        }
+
+        lb = json_object_get(v, "legal_basis");
+        zoll_path(q, p, "legal_basis");
+
+        if (lb == NULL) {
+            return zoll_fail(ld, q, "is required");
+        }
+
+        if (zoll_basis_ref(ld, lb, q, &a->basis) != 0) {
+            return -1;
+        }
+
+        a->country = cc;
+        pol->nadequacy++;
+    }
+
+    return 0;
+}
+
+
+/* Reads a secret (provider credential) that will be sent in an HTTP header:
+ * trailing white space is dropped; CR, LF and NUL are refused because they
+ * would let a credential file inject headers upstream. */
+
+static int
+zoll_read_credential(zoll_load_t *ld, const char *path, const char *file,
+    char **out)
+{
+    char    full[4096], *buf;
+    size_t  n, i;
+    FILE   *f;
+
+    if (file[0] == '/' || ld->base_dir == NULL) {
+        snprintf(full, sizeof(full), "%s", file);
+
+    } else {
+        snprintf(full, sizeof(full), "%s/%s", ld->base_dir, file);
+    }
+
+    f = fopen(full, "rb");
+    if (f == NULL) {
+        return zoll_fail(ld, path, "cannot read \"%s\": %s", full,
+                         strerror(errno));
+    }
+
+    buf = malloc(ZOLL_CREDENTIAL_MAX + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return zoll_fail(ld, path, "out of memory");
+    }
+
+    n = fread(buf, 1, ZOLL_CREDENTIAL_MAX + 1, f);
+    fclose(f);
+
+    if (n > ZOLL_CREDENTIAL_MAX) {
+        OPENSSL_cleanse(buf, n);
+        free(buf);
+        return zoll_fail(ld, path, "\"%s\" is larger than %d bytes", full,
+                         ZOLL_CREDENTIAL_MAX);
+    }
+
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
+                     || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+    {
+        n--;
+    }
+
+    buf[n] = '\0';
+
+    for (i = 0; i < n; i++) {
+        if (buf[i] == '\r' || buf[i] == '\n' || buf[i] == '\0') {
+            break;
+        }
+    }
+
+    if (n == 0 || i != n) {
+        OPENSSL_cleanse(buf, n);
+        free(buf);
+        return zoll_fail(ld, path, "\"%s\" must hold one non-empty line",
+                         full);
+    }
+
+    *out = buf;
+    return 0;
+}
+
+
+/* "https://host[:port][/]": anything but https is refused outright; there is
+ * deliberately no switch for plaintext upstreams. */
+
+static int
+zoll_parse_endpoint(zoll_load_t *ld, const char *path, const char *url,
+    zoll_region_t *r)
+{
+    const char     *h, *e, *colon;
+    char           *host, *end;
+    unsigned long   port;
+    size_t          n;
+
+    if (strncmp(url, "https://", 8) != 0) {
+        return zoll_fail(ld, path, "\"%s\": only https endpoints are "
+                         "accepted", url);
+    }
+
+    h = url + 8;
+    e = h + strcspn(h, "/?#");
+
+    if (*e != '\0' && strcmp(e, "/") != 0) {
+        return zoll_fail(ld, path, "\"%s\": give scheme, host and port "
+                         "only; the path comes from the client request", url);
+    }
+
+    colon = memchr(h, ':', e - h);
+    n = (colon ? colon : e) - h;
+    port = 443;
+
+    if (colon) {
+        errno = 0;
+        port = strtoul(colon + 1, &end, 10);
+
+        if (end != e || colon + 1 == e || errno || port == 0 || port > 65535)
+        {
+            return zoll_fail(ld, path, "\"%s\": invalid port", url);
+        }
+    }
+
+    if (n == 0 || n > 253 || strspn(h, "abcdefghijklmnopqrstuvwxyz"
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789.-") < n)
+    {
+        return zoll_fail(ld, path, "\"%s\": invalid host name", url);
+    }
+
+    host = strndup(h, n);
+    if (host == NULL) {
+        return zoll_fail(ld, path, "out of memory");
+    }
+
+    r->host = host;
+    r->port = (unsigned) port;
+    return 0;
+}
+
+
+static int
+zoll_load_region(zoll_load_t *ld, json_t *o, const char *p,
+    zoll_subprocessor_t *sp, zoll_region_t *r)
+{
+    static const char *const  keys[] = {
+        "id", "endpoint", "upstream", "country", "legal_bases", NULL
+    };
+
+    char         q[ZOLL_PATH_LEN];
+    size_t       i;
+    json_t      *arr, *v;
+    const char  *endpoint;
+
+    if (!json_is_object(o)) {
+        return zoll_fail(ld, p, "must be an object");
+    }
+
+    if (zoll_check_keys(ld, o, p, keys) != 0
+        || zoll_get_id(ld, o, p, &r->id) != 0
+        || zoll_get_str(ld, o, p, "endpoint", 1, &endpoint) != 0
+        || zoll_get_str(ld, o, p, "upstream", 0, &r->upstream) != 0
+        || zoll_get_str(ld, o, p, "country", 1, &r->country) != 0
+        || zoll_get_array(ld, o, p, "legal_bases", 0, &arr) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < sp->nregions; i++) {
+        if (strcmp(sp->regions[i].id, r->id) == 0) {
+            return zoll_fail(ld, p, "duplicate region id \"%s\"", r->id);
+        }
+    }
+
+    zoll_path(q, p, "endpoint");
+    if (zoll_parse_endpoint(ld, q, endpoint, r) != 0) {
+        return -1;
+    }
+
+    if (r->upstream == NULL) {
+        r->upstream = r->host;
+    }
+
+    if (!zoll_is_country(r->country)) {
+        zoll_path(q, p, "country");
+        return zoll_fail(ld, q, "\"%s\" is not an ISO 3166-1 alpha-2 code",
+                         r->country);
+    }
+
+    if (arr == NULL || json_array_size(arr) == 0) {
+        if (!zoll_policy_is_eea(ld->policy, r->country)) {
+            zoll_path(q, p, "legal_bases");
+            return zoll_fail(ld, q, "a region outside the EEA (%s) needs at "
+                             "least one legal basis", r->country);
+        }
+
+        return 0;
+    }
+
+    r->bases = calloc(json_array_size(arr), sizeof(zoll_legal_basis_t *));
+    if (r->bases == NULL) {
+        return zoll_fail(ld, p, "out of memory");
+    }
+
+    json_array_foreach(arr, i, v) {
+        zoll_path_index(q, p, "legal_bases", i);
+
+        if (zoll_basis_ref(ld, v, q, &r->bases[i]) != 0) {
+            return -1;
+        }
+
+        r->nbases++;
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_load_subprocessor(zoll_load_t *ld, json_t *o, const char *p,
+    zoll_subprocessor_t *sp)
+{
+    static const char *const  keys[] = {
+        "id", "legal_name", "address", "purpose", "api",
+        "enabled_by_default", "credential_file", "regions", NULL
+    };
+
+    char         q[ZOLL_PATH_LEN];
+    size_t       i;
+    json_t      *arr, *v;
+    const char  *api, *cred;
+
+    if (!json_is_object(o)) {
+        return zoll_fail(ld, p, "must be an object");
+    }
+
+    if (zoll_check_keys(ld, o, p, keys) != 0
+        || zoll_get_id(ld, o, p, &sp->id) != 0
+        || zoll_get_str(ld, o, p, "legal_name", 1, &sp->legal_name) != 0
+        || zoll_get_str(ld, o, p, "address", 1, &sp->address) != 0
+        || zoll_get_str(ld, o, p, "purpose", 1, &sp->purpose) != 0
+        || zoll_get_str(ld, o, p, "api", 1, &api) != 0
+        || zoll_get_bool(ld, o, p, "enabled_by_default",
+                         &sp->enabled_by_default) != 0
+        || zoll_get_str(ld, o, p, "credential_file", 0, &cred) != 0
+        || zoll_get_array(ld, o, p, "regions", 1, &arr) != 0)
+    {
+        return -1;
+    }
+
+    if (zoll_policy_subprocessor(ld->policy, sp->id) != NULL) {
+        return zoll_fail(ld, p, "duplicate subprocessor id \"%s\"", sp->id);
+    }
+
+    if (strcmp(api, "openai") == 0) {
+        sp->api = ZOLL_API_OPENAI;
+
+    } else if (strcmp(api, "anthropic") == 0) {
+        sp->api = ZOLL_API_ANTHROPIC;
+
+    } else if (strcmp(api, "gemini") == 0) {
+        sp->api = ZOLL_API_GEMINI;
+
+    } else {
+        zoll_path(q, p, "api");
+        return zoll_fail(ld, q, "must be one of openai, anthropic, gemini");
+    }
+
+    if (cred) {
+        zoll_path(q, p, "credential_file");
+        if (zoll_read_credential(ld, q, cred, &sp->credential) != 0) {
+            return -1;
+        }
+
+    } else if (sp->enabled_by_default) {
+        zoll_path(q, p, "credential_file");
+        return zoll_fail(ld, q, "is required when enabled_by_default is "
+                         "true");
+    }
+
+    /* one spare slot: a region that fails half-way is freed from it */
+    sp->regions = calloc(json_array_size(arr) + 1, sizeof(zoll_region_t));
+    if (sp->regions == NULL) {
+        return zoll_fail(ld, p, "out of memory");
+    }
+
+    json_array_foreach(arr, i, v) {
+        zoll_path_index(q, p, "regions", i);
+
+        if (zoll_load_region(ld, v, q, sp, &sp->regions[i]) != 0) {
+            return -1;
+        }
+
+        sp->nregions++;
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_load_subprocessors(zoll_load_t *ld, json_t *root)
+{
+    char            p[ZOLL_PATH_LEN];
+    size_t          i;
+    json_t         *arr, *o;
+    zoll_policy_t  *pol = ld->policy;
+
+    if (zoll_get_array(ld, root, "$", "subprocessors", 1, &arr) != 0) {
+        return -1;
+    }
+
+    pol->sps = calloc(json_array_size(arr), sizeof(zoll_subprocessor_t));
+    if (pol->sps == NULL) {
+        return zoll_fail(ld, "$.subprocessors", "out of memory");
+    }
+
+    json_array_foreach(arr, i, o) {
+        zoll_path_index(p, "$", "subprocessors", i);
+
+        if (zoll_load_subprocessor(ld, o, p, &pol->sps[i]) != 0) {
+            /* count it so that zoll_policy_free releases what it holds */
+            pol->nsps = i + 1;
+            return -1;
+        }
+
+        pol->nsps++;
+    }
+
+    return 0;
+}
+
+
+/* A string array element that must name a defined subprocessor. */
+
+static int
+zoll_sp_ref(zoll_load_t *ld, json_t *v, const char *path,
+    const zoll_subprocessor_t **out)
+{
+    if (!json_is_string(v)) {
+        return zoll_fail(ld, path, "must be a subprocessor id (string)");
+    }
+
+    *out = zoll_policy_subprocessor(ld->policy, json_string_value(v));
+
+    if (*out == NULL) {
+        return zoll_fail(ld, path, "unknown subprocessor \"%s\"",
+                         json_string_value(v));
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_load_keys(zoll_load_t *ld, json_t *o, const char *p, zoll_tenant_t *t)
+{
+    char          q[ZOLL_PATH_LEN];
+    size_t        i, j, k;
+    json_t       *arr, *v;
+    const char   *s;
+    unsigned int  byte;
+
+    if (zoll_get_array(ld, o, p, "keys", 1, &arr) != 0) {
+        return -1;
+    }
+
+    t->key_hashes = calloc(json_array_size(arr), ZOLL_SHA256_LEN);
+    if (t->key_hashes == NULL) {
+        return zoll_fail(ld, p, "out of memory");
+    }
+
+    json_array_foreach(arr, i, v) {
+        zoll_path_index(q, p, "keys", i);
+        s = json_string_value(v);
+
+        if (s == NULL || strlen(s) != 7 + ZOLL_SHA256_HEX_LEN
+            || strncmp(s, "sha256:", 7) != 0
+            || strspn(s + 7, "0123456789abcdef") != ZOLL_SHA256_HEX_LEN)
+        {
+            return zoll_fail(ld, q, "must be \"sha256:\" and 64 lower-case "
+                             "hex digits (zollctl key new prints one)");
+        }
+
+        for (j = 0; j < ZOLL_SHA256_LEN; j++) {
+            sscanf(s + 7 + 2 * j, "%2x", &byte);
+            t->key_hashes[i][j] = (unsigned char) byte;
+        }
+
+        /* one key, one tenant: anything else breaks isolation */
+        for (j = 0; j < ld->policy->ntenants; j++) {
+            const zoll_tenant_t  *o2 = &ld->policy->tenants[j];
+
+            for (k = 0; k < o2->nkeys; k++) {
+                if (memcmp(o2->key_hashes[k], t->key_hashes[i],
+                           ZOLL_SHA256_LEN) == 0)
+                {
+                    return zoll_fail(ld, q, "key is already used by tenant "
+                                     "\"%s\"", o2->id);
+                }
+            }
+        }
+
+        for (k = 0; k < i; k++) {
+            if (memcmp(t->key_hashes[k], t->key_hashes[i], ZOLL_SHA256_LEN)
+                == 0)
+            {
+                return zoll_fail(ld, q, "duplicate key");
+            }
+        }
+
+        t->nkeys++;
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_load_grant(zoll_load_t *ld, json_t *o, const char *p, zoll_tenant_t *t,
+    zoll_grant_t *g)
+{
+    static const char *const  keys[] = {
+        "id", "credential_file", "regions", NULL
+    };
+
+    char         q[ZOLL_PATH_LEN];
+    size_t       i, j;
+    json_t      *arr, *v, *idv;
+    const char  *cred;
+
+    if (!json_is_object(o)) {
+        return zoll_fail(ld, p, "must be an object");
+    }
+
+    idv = json_object_get(o, "id");
+    zoll_path(q, p, "id");
+
+    if (zoll_check_keys(ld, o, p, keys) != 0) {
+        return -1;
+    }
+
+    if (idv == NULL) {
+        return zoll_fail(ld, q, "is required");
+    }
+
+    if (zoll_sp_ref(ld, idv, q, &g->sp) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < t->ngrants; i++) {
+        if (t->grants[i].sp == g->sp) {
+            return zoll_fail(ld, q, "\"%s\" is enabled twice", g->sp->id);
+        }
+    }
+
+    if (zoll_get_str(ld, o, p, "credential_file", 0, &cred) != 0
+        || zoll_get_array(ld, o, p, "regions", 0, &arr) != 0)
+    {
+        return -1;
+    }
+
+    zoll_path(q, p, "credential_file");
+
+    if (cred) {
+        if (zoll_read_credential(ld, q, cred, &g->credential) != 0) {
+            return -1;
+        }
+
+    } else if (g->sp->credential == NULL) {
+        return zoll_fail(ld, q, "is required: subprocessor \"%s\" has no "
+                         "default credential", g->sp->id);
+    }
+
+    if (arr == NULL) {
+        return 0;
+    }
+
+    if (json_array_size(arr) == 0) {
+        zoll_path(q, p, "regions");
+        return zoll_fail(ld, q, "must not be empty (omit it to allow every "
+                         "region)");
+    }
+
+    g->regions = calloc(json_array_size(arr), sizeof(zoll_region_t *));
+    if (g->regions == NULL) {
+        return zoll_fail(ld, p, "out of memory");
+    }
+
+    json_array_foreach(arr, i, v) {
+        zoll_path_index(q, p, "regions", i);
+
+        if (!json_is_string(v)) {
+            return zoll_fail(ld, q, "must be a region id (string)");
+        }
+
+        for (j = 0; j < g->sp->nregions; j++) {
+            if (strcmp(g->sp->regions[j].id, json_string_value(v)) == 0) {
+                break;
+            }
+        }
+
+        if (j == g->sp->nregions) {
+            return zoll_fail(ld, q, "subprocessor \"%s\" has no region "
+                             "\"%s\"", g->sp->id, json_string_value(v));
+        }
+
+        g->regions[g->nregions++] = &g->sp->regions[j];
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_load_tenant(zoll_load_t *ld, json_t *o, const char *p, zoll_tenant_t *t)
+{
+    static const char *const  keys[] = {
+        "id", "name", "keys", "residency", "subprocessors", "objections",
+        NULL
+    };
+
+    char                  q[ZOLL_PATH_LEN];
+    size_t                i, j, n;
+    json_t               *grants, *obj, *v;
+    const char           *name, *res;
+    zoll_policy_t        *pol = ld->policy;
+    zoll_grant_t         *g;
+
+    if (!json_is_object(o)) {
+        return zoll_fail(ld, p, "must be an object");
+    }
+
+    if (zoll_check_keys(ld, o, p, keys) != 0
+        || zoll_get_id(ld, o, p, &t->id) != 0
+        || zoll_get_str(ld, o, p, "name", 0, &name) != 0
+        || zoll_get_str(ld, o, p, "residency", 1, &res) != 0
+        || zoll_get_array(ld, o, p, "subprocessors", 0, &grants) != 0
+        || zoll_get_array(ld, o, p, "objections", 0, &obj) != 0)
+    {
+        return -1;
+    }
+
+    if (zoll_policy_tenant_by_id(pol, t->id) != NULL) {
+        return zoll_fail(ld, p, "duplicate tenant id \"%s\"", t->id);
+    }
+
+    if (strcmp(res, "eea_only") == 0) {
+        t->residency = ZOLL_RESIDENCY_EEA_ONLY;
+
+    } else if (strcmp(res, "adequate") == 0) {
+        t->residency = ZOLL_RESIDENCY_ADEQUATE;
+
+    } else if (strcmp(res, "any") == 0) {
+        t->residency = ZOLL_RESIDENCY_ANY;
+
+    } else {
+        zoll_path(q, p, "residency");
+        return zoll_fail(ld, q, "must be one of eea_only, adequate, any");
+    }
+
+    if (zoll_load_keys(ld, o, p, t) != 0) {
+        return -1;
+    }
+
+    if (obj != NULL) {
+        t->objections = calloc(json_array_size(obj) + 1, sizeof(void *));
+        if (t->objections == NULL) {
+            return zoll_fail(ld, p, "out of memory");
+        }
+
+        json_array_foreach(obj, i, v) {
+            zoll_path_index(q, p, "objections", i);
+
+            if (zoll_sp_ref(ld, v, q, &t->objections[i]) != 0) {
+                return -1;
+            }
+
+            t->nobjections++;
+        }
+    }
+
+    /* explicit grants, then every enabled_by_default subprocessor the
+     * tenant neither configured nor objected to */
+    n = (grants ? json_array_size(grants) : 0) + pol->nsps;
+
+    t->grants = calloc(n, sizeof(zoll_grant_t));
+    if (t->grants == NULL) {
+        return zoll_fail(ld, p, "out of memory");
+    }
+
+    for (i = 0; grants && i < json_array_size(grants); i++) {
+        zoll_path_index(q, p, "subprocessors", i);
+        g = &t->grants[t->ngrants];
+
+        if (zoll_load_grant(ld, json_array_get(grants, i), q, t, g) != 0) {
+            t->ngrants++;   /* so that its credential is freed */
+            return -1;
+        }
+
+        t->ngrants++;
+
+        for (j = 0; j < t->nobjections; j++) {
+            if (t->objections[j] == g->sp) {
+                return zoll_fail(ld, q, "tenant both enables and objects to "
+                                 "\"%s\"", g->sp->id);
+            }
+        }
+    }
+
+    for (i = 0; i < pol->nsps; i++) {
+        const zoll_subprocessor_t  *sp = &pol->sps[i];
+
+        if (!sp->enabled_by_default) {
+            continue;
+        }
+
+        for (j = 0; j < t->ngrants && t->grants[j].sp != sp; j++) {
+            /* void */
+        }
+
+        if (j < t->ngrants) {
+            continue;
+        }
+
+        for (j = 0; j < t->nobjections && t->objections[j] != sp; j++) {
+            /* void */
+        }
+
+        if (j < t->nobjections) {
+            continue;
+        }
+
+        t->grants[t->ngrants++].sp = sp;
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_load_tenants(zoll_load_t *ld, json_t *root)
+{
+    char            p[ZOLL_PATH_LEN];
+    size_t          i;
+    json_t         *arr, *o;
+    zoll_policy_t  *pol = ld->policy;
+
+    if (zoll_get_array(ld, root, "$", "tenants", 1, &arr) != 0) {
+        return -1;
+    }
+
+    pol->tenants = calloc(json_array_size(arr), sizeof(zoll_tenant_t));
+    if (pol->tenants == NULL) {
+        return zoll_fail(ld, "$.tenants", "out of memory");
+    }
+
+    json_array_foreach(arr, i, o) {
+        zoll_path_index(p, "$", "tenants", i);
+
+        if (zoll_load_tenant(ld, o, p, &pol->tenants[i]) != 0) {
+            pol->ntenants = i + 1;
+            return -1;
+        }
+
+        pol->ntenants++;
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_load_logging(zoll_load_t *ld, json_t *root)
+{
+    static const char *const  keys[] = { "client_address", NULL };
+
+    json_t      *o;
+    const char  *mode;
+
+    o = json_object_get(root, "logging");
+
+    if (o == NULL) {
+        return 0;
+    }
+
+    if (!json_is_object(o)) {
+        return zoll_fail(ld, "$.logging", "must be an object");
+    }
+
+    if (zoll_check_keys(ld, o, "$.logging", keys) != 0
+        || zoll_get_str(ld, o, "$.logging", "client_address", 0, &mode) != 0)
+    {
+        return -1;
+    }
+
+    if (mode == NULL || strcmp(mode, "truncate") == 0) {
+        ld->policy->client_addr = ZOLL_CLIENT_ADDR_TRUNCATE;
+
+    } else if (strcmp(mode, "omit") == 0) {
+        ld->policy->client_addr = ZOLL_CLIENT_ADDR_OMIT;
+
+    } else {
+        return zoll_fail(ld, "$.logging.client_address",
+                         "must be one of truncate, omit");
+    }
+
+    return 0;
+}
+
+
+zoll_policy_t *
+zoll_policy_parse(const char *json, size_t len, const char *base_dir,
+    char *err, size_t errlen)
+{
+    static const char *const  keys[] = {
+        "version", "policy_id", "as_of", "legal_bases", "countries",
+        "subprocessors", "tenants", "logging", NULL
+    };
+
+    json_t         *root, *ver;
+    json_error_t    jerr;
+    zoll_load_t     ld;
+    zoll_policy_t  *p;
+    unsigned char   md[ZOLL_SHA256_LEN];
+    const char     *id;
+
+    ld.err = err;
+    ld.errlen = errlen;
+    ld.base_dir = base_dir;
+
+    root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        snprintf(err, errlen, "line %d, column %d: %s", jerr.line,
+                 jerr.column, jerr.text);
+        return NULL;
+    }
+
+    p = calloc(1, sizeof(zoll_policy_t));
+    if (p == NULL) {
+        json_decref(root);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    p->root = root;
+    ld.policy = p;
+
+    if (!json_is_object(root)) {
+        zoll_fail(&ld, "$", "must be an object");
+        goto failed;
+    }
+
+    ver = json_object_get(root, "version");
+
+    if (!json_is_integer(ver) || json_integer_value(ver) != 1) {
+        zoll_fail(&ld, "$.version", "must be 1");
+        goto failed;
+    }
+
+    if (zoll_check_keys(&ld, root, "$", keys) != 0
+        || zoll_get_str(&ld, root, "$", "policy_id", 0, &id) != 0
+        || zoll_get_str(&ld, root, "$", "as_of", 0, &id) != 0
+        || zoll_load_bases(&ld, root) != 0
+        || zoll_load_countries(&ld, root) != 0
+        || zoll_load_subprocessors(&ld, root) != 0
+        || zoll_load_tenants(&ld, root) != 0
+        || zoll_load_logging(&ld, root) != 0)
+    {
+        goto failed;
+    }
+
+    zoll_sha256(json, len, md);
+    memcpy(p->digest, "sha256:", 7);
+    zoll_hex(md, ZOLL_SHA256_LEN, p->digest + 7);
+
+    return p;
+
+failed:
+
+    zoll_policy_free(p);
+    return NULL;
+}
+
+
+zoll_policy_t *
+zoll_policy_load(const char *path, char *err, size_t errlen)
+{
+    char           *buf, *dir, *slash;
+    long            size;
+    size_t          n;
+    FILE           *f;
+    zoll_policy_t  *p;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
+        || fseek(f, 0, SEEK_SET) != 0)
+    {
+        snprintf(err, errlen, "cannot read: %s", strerror(errno));
+        fclose(f);
+        return NULL;
+    }
+
+    if (size > ZOLL_POLICY_MAX) {
+        snprintf(err, errlen, "larger than %d bytes", ZOLL_POLICY_MAX);
+        fclose(f);
+        return NULL;
+    }
+
+    buf = malloc(size + 1);
+    dir = strdup(path);
+
+    if (buf == NULL || dir == NULL) {
+        free(buf);
+        free(dir);
+        fclose(f);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    n = fread(buf, 1, size, f);
+    fclose(f);
+
+    if (n != (size_t) size) {
+        snprintf(err, errlen, "short read");
+        free(buf);
+        free(dir);
+        return NULL;
+    }
+
+    /* credential files are relative to the policy file */
+    slash = strrchr(dir, '/');
+
+    if (slash == NULL) {
+        strcpy(dir, ".");
+
+    } else if (slash == dir) {
+        dir[1] = '\0';
+
+    } else {
+        *slash = '\0';
+    }
+
+    p = zoll_policy_parse(buf, n, dir, err, errlen);
+
+    free(buf);
+    free(dir);
+    return p;
+}
+
+
+static void
+zoll_secret_free(char *s)
+{
+    if (s) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+
+void
+zoll_policy_free(zoll_policy_t *p)
+{
+    size_t  i, j;
+
+    if (p == NULL) {
+        return;
+    }
+
+    for (i = 0; i < p->nsps; i++) {
+        zoll_secret_free(p->sps[i].credential);
+
+        for (j = 0; j < p->sps[i].nregions; j++) {
+            free((char *) p->sps[i].regions[j].host);
+            free(p->sps[i].regions[j].bases);
+        }
+
+        /* a region that failed half-way may hold a host already */
+        if (p->sps[i].regions) {
+            free((char *) p->sps[i].regions[p->sps[i].nregions].host);
+            free(p->sps[i].regions[p->sps[i].nregions].bases);
+        }
+
+        free(p->sps[i].regions);
+    }
+
+    for (i = 0; i < p->ntenants; i++) {
+        for (j = 0; j < p->tenants[i].ngrants; j++) {
+            zoll_secret_free(p->tenants[i].grants[j].credential);
+            free(p->tenants[i].grants[j].regions);
+        }
+
+        free(p->tenants[i].grants);
+        free(p->tenants[i].key_hashes);
+        free(p->tenants[i].objections);
+    }
+
+    free(p->sps);
+    free(p->tenants);
+    free(p->bases);
+    free(p->eea);
+    free(p->adequacy);
+    json_decref(p->root);
+    free(p);
+}
+
+
+const char *
+zoll_policy_digest(const zoll_policy_t *p)
+{
+    return p->digest;
+}
+
+
+zoll_client_addr_e
+zoll_policy_client_addr(const zoll_policy_t *p)
+{
+    return p->client_addr;
+}
+
+
+const zoll_subprocessor_t *
+zoll_policy_subprocessor(const zoll_policy_t *p, const char *id)
+{
+    size_t  i;
+
+    for (i = 0; i < p->nsps; i++) {
+        if (p->sps[i].id && strcmp(p->sps[i].id, id) == 0) {
+            return &p->sps[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+const zoll_tenant_t *
+zoll_policy_tenant_by_id(const zoll_policy_t *p, const char *id)
+{
+    size_t  i;
+
+    for (i = 0; i < p->ntenants; i++) {
+        if (p->tenants[i].id && strcmp(p->tenants[i].id, id) == 0) {
+            return &p->tenants[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+zoll_policy_is_eea(const zoll_policy_t *p, const char *country)
+{
+    size_t  i;
+
+    for (i = 0; i < p->neea; i++) {
+        if (strcmp(p->eea[i], country) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+const zoll_legal_basis_t *
+zoll_adequacy_basis(const zoll_policy_t *p, const char *country,
+    const zoll_legal_basis_t *basis)
+{
+    size_t  i;
+
+    for (i = 0; i < p->nadequacy; i++) {
+        if (p->adequacy[i].basis == basis
+            && strcmp(p->adequacy[i].country, country) == 0)
+        {
+            return basis;
+        }
+    }
+
+    return NULL;
+}

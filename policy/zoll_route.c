@@ -1,0 +1,252 @@
+/*
+ * Tenant lookup and the routing decision: may this tenant's request go to
+ * this subprocessor, and if so to which region under which legal basis.
+ */
+
+#include "zoll_internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+
+static const struct {
+    int          http;
+    const char  *code;
+} zoll_statuses[] = {
+    [ZOLL_OK]                  = { 200, "ok" },
+    [ZOLL_ERR_BAD_REQUEST]     = { 400, "bad_request" },
+    [ZOLL_ERR_UNAUTHENTICATED] = { 401, "invalid_api_key" },
+    [ZOLL_ERR_NOT_ENABLED]     = { 403, "subprocessor_not_enabled" },
+    [ZOLL_ERR_OBJECTED]        = { 403, "subprocessor_objected" },
+    [ZOLL_ERR_TLS_REQUIRED]    = { 426, "tls_required" },
+    [ZOLL_ERR_NO_LAWFUL_ROUTE] = { 451, "no_lawful_route" },
+    [ZOLL_ERR_LOG_UNWRITABLE]  = { 503, "transfer_log_unwritable" },
+    [ZOLL_ERR_UPSTREAM]        = { 502, "upstream_failed" },
+};
+
+
+int
+zoll_status_http(zoll_status_e s)
+{
+    return zoll_statuses[s].http;
+}
+
+
+const char *
+zoll_status_code(zoll_status_e s)
+{
+    return zoll_statuses[s].code;
+}
+
+
+const char *
+zoll_residency_name(zoll_residency_e r)
+{
+    static const char *const  names[] = { "eea_only", "adequate", "any" };
+
+    return names[r];
+}
+
+
+const char *
+zoll_api_name(zoll_api_e a)
+{
+    static const char *const  names[] = { "openai", "anthropic", "gemini" };
+
+    return names[a];
+}
+
+
+const zoll_tenant_t *
+zoll_tenant_lookup(const zoll_policy_t *p, const char *key, size_t len)
+{
+    size_t                i, k;
+    unsigned char         md[ZOLL_SHA256_LEN];
+    const zoll_tenant_t  *found = NULL;
+
+    zoll_sha256(key, len, md);
+
+    /* no early exit: every stored hash is compared, in constant time */
+    for (i = 0; i < p->ntenants; i++) {
+        for (k = 0; k < p->tenants[i].nkeys; k++) {
+            if (CRYPTO_memcmp(p->tenants[i].key_hashes[k], md,
+                              ZOLL_SHA256_LEN) == 0)
+            {
+                found = &p->tenants[i];
+            }
+        }
+    }
+
+    return found;
+}
+
+
+static void
+zoll_reason(zoll_decision_t *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+zoll_reason(zoll_decision_t *d, const char *fmt, ...)
+{
+    size_t   n;
+    va_list  ap;
+
+    n = strlen(d->reason);
+
+    if (n + 1 >= sizeof(d->reason)) {
+        return;
+    }
+
+    va_start(ap, fmt);
+    vsnprintf(d->reason + n, sizeof(d->reason) - n, fmt, ap);
+    va_end(ap);
+}
+
+
+/* The legal basis a region offers this tenant, or NULL with the reason
+ * appended to d.  *ok tells an EEA region that needs no basis apart from a
+ * region that is refused. */
+
+static const zoll_legal_basis_t *
+zoll_region_basis(const zoll_policy_t *p, const zoll_tenant_t *t,
+    const zoll_region_t *r, zoll_decision_t *d, int *ok)
+{
+    size_t                     i, suspended = 0;
+    int                        eea;
+    const zoll_legal_basis_t  *b;
+
+    *ok = 0;
+    eea = zoll_policy_is_eea(p, r->country);
+
+    if (!eea && t->residency == ZOLL_RESIDENCY_EEA_ONLY) {
+        zoll_reason(d, "region \"%s\" (%s): outside the EEA, tenant "
+                    "residency is eea_only", r->id, r->country);
+        return NULL;
+    }
+
+    if (eea && r->nbases == 0) {
+        *ok = 1;
+        return NULL;
+    }
+
+    for (i = 0; i < r->nbases; i++) {
+        b = r->bases[i];
+
+        if (b->suspended) {
+            zoll_reason(d, "region \"%s\" (%s): legal basis \"%s\" is "
+                        "suspended; ", r->id, r->country, b->id);
+            suspended++;
+            continue;
+        }
+
+        if (!eea && t->residency == ZOLL_RESIDENCY_ADEQUATE
+            && zoll_adequacy_basis(p, r->country, b) == NULL)
+        {
+            continue;
+        }
+
+        *ok = 1;
+        return b;
+    }
+
+    if (suspended == r->nbases) {
+        zoll_reason(d, "region \"%s\" (%s): no legal basis left", r->id,
+                    r->country);
+
+    } else if (t->residency == ZOLL_RESIDENCY_ADEQUATE) {
+        zoll_reason(d, "region \"%s\" (%s): no adequacy decision among its "
+                    "legal bases, tenant residency is adequate", r->id,
+                    r->country);
+
+    } else {
+        zoll_reason(d, "region \"%s\" (%s): no usable legal basis", r->id,
+                    r->country);
+    }
+
+    return NULL;
+}
+
+
+zoll_status_e
+zoll_route(const zoll_policy_t *p, const zoll_tenant_t *t,
+    const zoll_subprocessor_t *sp, zoll_decision_t *d)
+{
+    size_t                     i, n;
+    int                        ok;
+    const zoll_grant_t        *g = NULL;
+    const zoll_region_t       *r;
+    const zoll_legal_basis_t  *b;
+
+    memset(d, 0, sizeof(zoll_decision_t));
+    d->tenant = t;
+    d->sp = sp;
+
+    for (i = 0; i < t->nobjections; i++) {
+        if (t->objections[i] == sp) {
+            snprintf(d->reason, sizeof(d->reason), "tenant \"%s\" objected "
+                     "to subprocessor \"%s\"", t->id, sp->id);
+            return d->status = ZOLL_ERR_OBJECTED;
+        }
+    }
+
+    for (i = 0; i < t->ngrants; i++) {
+        if (t->grants[i].sp == sp) {
+            g = &t->grants[i];
+            break;
+        }
+    }
+
+    if (g == NULL) {
+        snprintf(d->reason, sizeof(d->reason), "subprocessor \"%s\" is not "
+                 "enabled for tenant \"%s\"", sp->id, t->id);
+        return d->status = ZOLL_ERR_NOT_ENABLED;
+    }
+
+    n = g->regions ? g->nregions : sp->nregions;
+
+    for (i = 0; i < n; i++) {
+        r = g->regions ? g->regions[i] : &sp->regions[i];
+        b = zoll_region_basis(p, t, r, d, &ok);
+
+        if (!ok) {
+            zoll_reason(d, "; ");
+            continue;
+        }
+
+        d->region = r;
+        d->basis = b;
+        d->credential = g->credential ? g->credential : sp->credential;
+        d->third_country = !zoll_policy_is_eea(p, r->country);
+
+        /* keep why earlier regions were passed over: a reviewer wants to
+         * see that a suspension re-routed this request */
+        zoll_reason(d, "region \"%s\" (%s): %s", r->id, r->country,
+                    d->third_country ? "third country" : "within the EEA");
+
+        if (b) {
+            zoll_reason(d, ", legal basis \"%s\"", b->id);
+        }
+
+        return d->status = ZOLL_OK;
+    }
+
+    /* drop the trailing separator */
+    n = strlen(d->reason);
+    if (n >= 2 && strcmp(d->reason + n - 2, "; ") == 0) {
+        d->reason[n - 2] = '\0';
+    }
+
+    {
+        char  why[ZOLL_REASON_LEN];
+
+        memcpy(why, d->reason, sizeof(why));
+        snprintf(d->reason, sizeof(d->reason), "no lawful route for tenant "
+                 "\"%s\" (residency %s) to \"%s\": %s", t->id,
+                 zoll_residency_name(t->residency), sp->id, why);
+    }
+
+    return d->status = ZOLL_ERR_NO_LAWFUL_ROUTE;
+}

@@ -1,0 +1,260 @@
+"""A local Zoll gateway: test PKI, TLS mock providers and the real nginx.
+
+Used by the demo (config/demo/run.py) and by the tests, so both run exactly
+the same setup: Debian's /usr/sbin/nginx loading build/ngx_http_zoll_module.so
+with config/demo/nginx.conf.in, in front of two mock providers on loopback
+that record every request they receive.
+"""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "build"
+CONFIG = ROOT / "config"
+NGINX = "/usr/sbin/nginx"
+PYTHON = "/usr/bin/python3"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def make_certs(certs_dir):
+    subprocess.run(["bash", str(ROOT / "tests/lib/mkcerts.sh"),
+                    str(certs_dir)], check=True, stdout=subprocess.DEVNULL)
+
+
+def render(template, out, values):
+    text = Path(template).read_text()
+    for k, v in values.items():
+        text = text.replace(f"@{k}@", str(v))
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise ValueError(f"{out}: no value for {', '.join(set(left))}")
+    Path(out).write_text(text)
+
+
+def read_jsonl(path, offset=0):
+    """Records appended to a JSON-lines file after byte offset."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def file_size(path):
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0
+
+
+class Mock:
+    """One mock provider (tests/mock/upstream.py) playing an EU or US
+    endpoint; its log proves what did and did not reach the provider."""
+
+    def __init__(self, name, port, certs_dir, log):
+        self.name, self.port, self.log = name, port, Path(log)
+        self.proc = subprocess.Popen(
+            [PYTHON, str(ROOT / "tests/mock/upstream.py"), "--name", name,
+             "--port", str(port), "--cert", str(certs_dir / "upstream.pem"),
+             "--key", str(certs_dir / "upstream.key"), "--log", str(log)],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if "listening" not in line:
+            self.stop()
+            raise RuntimeError(f"mock {name} did not start: {line!r}")
+
+    def mark(self):
+        return file_size(self.log)
+
+    def since(self, mark):
+        return read_jsonl(self.log, mark)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class Gateway:
+    """nginx with the Zoll module, rendered from the demo template."""
+
+    def __init__(self, run_dir, certs_dir, policy, eu_port, us_port,
+                 https_port=None, http_port=None, transfer_log=None,
+                 extra=""):
+        self.run = Path(run_dir)
+        self.certs = Path(certs_dir)
+        self.policy = Path(policy)
+        self.https_port = https_port or free_port()
+        self.http_port = http_port or free_port()
+        self.transfer_log = Path(transfer_log or self.run / "transfer.log")
+        self.values = {
+            "MODULE": BUILD / "ngx_http_zoll_module.so",
+            "RUN": self.run, "CONFIG": CONFIG, "CERTS": self.certs,
+            "POLICY": self.policy, "TRANSFER_LOG": self.transfer_log,
+            "EU_PORT": eu_port, "US_PORT": us_port,
+            "HTTPS_PORT": self.https_port, "HTTP_PORT": self.http_port,
+            "EXTRA": extra,
+        }
+        self.conf = self.run / "nginx.conf"
+
+    def render(self):
+        self.run.mkdir(parents=True, exist_ok=True)
+        (self.run / "tmp").mkdir(exist_ok=True)
+        render(CONFIG / "demo/locations.conf", self.run / "locations.conf",
+               self.values)
+        render(CONFIG / "demo/nginx.conf.in", self.conf, self.values)
+
+    def nginx(self, *args, check=True):
+        return subprocess.run(
+            [NGINX, "-p", str(self.run), "-c", str(self.conf),
+             "-e", str(self.run / "error.log"), *args],
+            capture_output=True, text=True, check=check)
+
+    def test_config(self):
+        """nginx -t: (ok, output)."""
+        self.render()
+        r = self.nginx("-t", check=False)
+        return r.returncode == 0, r.stderr
+
+    def start(self):
+        self.render()
+        r = self.nginx(check=False)
+        if r.returncode != 0:
+            raise RuntimeError(f"nginx failed to start:\n{r.stderr}")
+        wait_port(self.https_port)
+        return self
+
+    def master_pid(self):
+        return int((self.run / "nginx.pid").read_text())
+
+    def workers(self):
+        out = subprocess.run(["pgrep", "-P", str(self.master_pid())],
+                             capture_output=True, text=True).stdout
+        return {int(p) for p in out.split()}
+
+    def reload(self, timeout=10.0):
+        """nginx -s reload, returning once a new generation of workers
+        (with the new policy) is serving."""
+        old = self.workers()
+        self.render()
+        os.kill(self.master_pid(), signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            new = self.workers() - old
+            if len(new) >= 2:
+                return
+            time.sleep(0.05)
+        raise TimeoutError("nginx did not reload:\n"
+                           + (self.run / "error.log").read_text()[-2000:])
+
+    def stop(self):
+        try:
+            pid = self.master_pid()
+        except (FileNotFoundError, ValueError):
+            return
+        try:
+            os.kill(pid, signal.SIGQUIT)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+
+    # clients
+
+    def ssl_context(self, **kw):
+        ctx = ssl.create_default_context(cafile=str(self.certs / "ca.pem"))
+        for k, v in kw.items():
+            setattr(ctx, k, v)
+        return ctx
+
+    def request(self, method, path, body=None, headers=None, tls=True,
+                context=None):
+        """One request on a fresh connection: (status, headers, body)."""
+        if tls:
+            conn = http.client.HTTPSConnection(
+                "127.0.0.1", self.https_port, timeout=30,
+                context=context or self.ssl_context())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.http_port,
+                                              timeout=30)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        hdrs = {"Content-Type": "application/json"} if body else {}
+        hdrs.update(headers or {})
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, {k.lower(): v for k, v in
+                                 resp.getheaders()}, data
+        finally:
+            conn.close()
+
+    def transfer_records(self, offset=0):
+        return read_jsonl(self.transfer_log, offset)
+
+
+def start_demo(run_dir, eu_port=9441, us_port=9442, https_port=8443,
+               http_port=8080, policy=None):
+    """Everything ./build.sh run starts: (gateway, [mocks])."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    make_certs(run_dir)
+    shutil.copy(CONFIG / "demo/keys.env", run_dir / "keys.env")
+    mocks = [Mock("eu", eu_port, run_dir, run_dir / "upstream-eu.log"),
+             Mock("us", us_port, run_dir, run_dir / "upstream-us.log")]
+    try:
+        gw = Gateway(run_dir, run_dir, policy or CONFIG / "demo/policy.json",
+                     eu_port, us_port, https_port, http_port,
+                     transfer_log=run_dir / "transfer.log").start()
+    except Exception:
+        for m in mocks:
+            m.stop()
+        raise
+    return gw, mocks
+
+
+def demo_keys():
+    keys = {}
+    for line in (CONFIG / "demo/keys.env").read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            keys[k.strip()] = v.strip()
+    return keys
