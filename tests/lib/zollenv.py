@@ -169,10 +169,12 @@ class Gateway:
         old = self.workers()
         self.render()
         os.kill(self.master_pid(), signal.SIGHUP)
+        # done when the new workers run and the old ones, which may still
+        # accept on the shared listening sockets until they exit, are gone
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            new = self.workers() - old
-            if len(new) >= 2:
+            now = self.workers()
+            if now and not now & old:
                 return
             time.sleep(0.05)
         raise TimeoutError("nginx did not reload:\n"

@@ -1,0 +1,76 @@
+"""TLS 1.2+ on the client leg: plaintext and old protocols never get a
+request through."""
+
+import ssl
+
+import pytest
+
+import zollenv
+from conftest import chat
+
+
+def test_plaintext_http_gets_426_and_nothing_is_forwarded(env):
+    ex = env.exchange("POST", "/openai/v1/chat/completions", chat(),
+                      tenant="acme_eu", tls=False)
+    assert ex.status == 426
+    assert ex.upstream == []
+    assert ex.json["error"]["code"] == "tls_required"
+    assert "TLS" in ex.headers["upgrade"]
+    d = ex.record()
+    assert (d["decision"], d["status"], d["code"]) == \
+        ("refused", 426, "tls_required")
+    # refused before anything else: the key was not even looked at
+    assert d["tenant"] is None
+
+
+def tls11_client(gw):
+    ctx = gw.ssl_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_1
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+    ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return ctx
+
+
+def test_tls11_handshake_is_refused(env):
+    marks = env.eu.mark(), env.us.mark()
+    with pytest.raises(ssl.SSLError):
+        env.gw.request("POST", "/openai/v1/chat/completions", chat(),
+                       {"Authorization": f"Bearer {env.keys['acme_eu']}"},
+                       context=tls11_client(env.gw))
+    assert env.eu.since(marks[0]) == [] and env.us.since(marks[1]) == []
+
+
+@pytest.fixture
+def legacy_gateway(env, tmp_path):
+    """A server block that (wrongly) allows TLS 1.1: the module itself must
+    still refuse, whatever ssl_protocols says."""
+    port = zollenv.free_port()
+    extra = f"""
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {env.run}/gateway.pem;
+        ssl_certificate_key {env.run}/gateway.key;
+        ssl_protocols TLSv1.1 TLSv1.2;
+        ssl_ciphers DEFAULT:@SECLEVEL=0;
+        include {tmp_path}/gw/locations.conf;
+    }}"""
+    gw = zollenv.Gateway(tmp_path / "gw", env.run, env.policy_path,
+                         env.eu.port, env.us.port, extra=extra).start()
+    gw.legacy_port = port
+    yield gw
+    gw.stop()
+
+
+def test_module_refuses_tls11_even_if_the_server_allows_it(env,
+                                                           legacy_gateway):
+    gw = legacy_gateway
+    gw.https_port = gw.legacy_port
+    marks = env.eu.mark(), env.us.mark()
+    status, headers, body = gw.request(
+        "POST", "/openai/v1/chat/completions", chat(),
+        {"Authorization": f"Bearer {env.keys['acme_eu']}"},
+        context=tls11_client(gw))
+    assert status == 426
+    assert env.eu.since(marks[0]) == [] and env.us.since(marks[1]) == []
+    (d,) = gw.transfer_records()
+    assert (d["decision"], d["code"]) == ("refused", "tls_required")
