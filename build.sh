@@ -16,7 +16,7 @@ PY=/usr/bin/python3
 
 APT_PACKAGES=(
     nginx nginx-dev build-essential libpcre2-dev libssl-dev zlib1g-dev
-    libjansson-dev libcmocka-dev openssl curl python3 python3-pytest
+    libjansson-dev libcmocka-dev openssl curl procps python3 python3-pytest
 )
 
 log() { printf '==> %s\n' "$*"; }

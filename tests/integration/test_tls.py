@@ -1,7 +1,10 @@
 """TLS 1.2+ on the client leg: plaintext and old protocols never get a
 request through."""
 
+import json
 import ssl
+import subprocess
+import time
 
 import pytest
 
@@ -74,3 +77,66 @@ def test_module_refuses_tls11_even_if_the_server_allows_it(env,
     assert env.eu.since(marks[0]) == [] and env.us.since(marks[1]) == []
     (d,) = gw.transfer_records()
     assert (d["decision"], d["code"]) == ("refused", "tls_required")
+
+
+def test_upstream_with_a_certificate_for_another_host_gets_nothing(
+        env, tmp_path):
+    """proxy_ssl_verify in zoll_proxy.conf: a provider endpoint whose
+    certificate does not name the policy's host is never sent the request."""
+    impostor = zollenv.Mock("eu", zollenv.free_port(), env.run,
+                            tmp_path / "impostor.log", cert="wrong")
+    gw = zollenv.Gateway(tmp_path / "gw", env.run, env.policy_path,
+                         impostor.port, env.us.port)
+    try:
+        gw.start()
+        status, headers, body = gw.request(
+            "POST", "/openai/v1/chat/completions", chat(),
+            {"Authorization": f"Bearer {env.keys['acme_eu']}"})
+        assert status == 502
+        assert impostor.since(0) == []
+        log = (gw.run / "error.log").read_text()
+        assert "upstream SSL certificate does not match" in log
+        # the decision was recorded before connecting; the outcome says
+        # that the upstream leg failed
+        deadline = time.monotonic() + 3
+        while len(gw.transfer_records()) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        d, o = gw.transfer_records()
+        assert d["decision"] == "forwarded" and d["region"] == "eu"
+        assert (o["event"], o["status"], o["upstream_status"]) == \
+            ("outcome", 502, 502)
+    finally:
+        gw.stop()
+        impostor.stop()
+
+
+def curl_h2(env, path, *args):
+    r = subprocess.run(
+        ["curl", "-sS", "--http2", "--cacert", str(env.run / "ca.pem"),
+         "-o", "-", "-w", "\n%{http_version} %{http_code}",
+         f"https://127.0.0.1:{env.gw.https_port}{path}", *args],
+        capture_output=True, text=True, timeout=30)
+    body, _, tail = r.stdout.rpartition("\n")
+    version, code = tail.split()
+    return version, int(code), body
+
+
+def test_http2_requests_are_checked_like_http11(env):
+    marks = env.eu.mark(), env.us.mark()
+    version, code, body = curl_h2(
+        env, "/openai/v1/chat/completions",
+        "-H", f"Authorization: Bearer {env.keys['acme_eu']}",
+        "-H", "Content-Type: application/json",
+        "--data", json.dumps(chat("ueber HTTP/2")))
+    assert (version, code) == ("2", 200)
+    assert json.loads(body)["choices"][0]["message"]["content"] == \
+        "[mock-eu] You said: ueber HTTP/2"
+    (seen,) = env.eu.since(marks[0])
+    assert env.keys["acme_eu"] not in json.dumps(seen)
+
+    version, code, body = curl_h2(
+        env, "/openai/v1/chat/completions",
+        "-H", "Authorization: Bearer zk_wrong", "--data", "{}")
+    assert (version, code) == ("2", 401)
+    assert env.us.since(marks[1]) == []

@@ -79,12 +79,12 @@ class Mock:
     """One mock provider (tests/mock/upstream.py) playing an EU or US
     endpoint; its log proves what did and did not reach the provider."""
 
-    def __init__(self, name, port, certs_dir, log):
+    def __init__(self, name, port, certs_dir, log, cert="upstream"):
         self.name, self.port, self.log = name, port, Path(log)
         self.proc = subprocess.Popen(
             [PYTHON, str(ROOT / "tests/mock/upstream.py"), "--name", name,
-             "--port", str(port), "--cert", str(certs_dir / "upstream.pem"),
-             "--key", str(certs_dir / "upstream.key"), "--log", str(log)],
+             "--port", str(port), "--cert", str(certs_dir / f"{cert}.pem"),
+             "--key", str(certs_dir / f"{cert}.key"), "--log", str(log)],
             stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if "listening" not in line:
