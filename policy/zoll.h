@@ -152,7 +152,8 @@ typedef struct {
     const zoll_tenant_t        *tenant;
     const zoll_subprocessor_t  *sp;
     const zoll_region_t        *region;
-    const zoll_legal_basis_t   *basis;          /* NULL inside the EEA */
+    const zoll_legal_basis_t   *basis;          /* NULL: an EEA region
+                                                   that lists none */
     const char                 *credential;
     int                         third_country;
     char                        reason[ZOLL_REASON_LEN];

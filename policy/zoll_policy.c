@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 
@@ -517,11 +518,17 @@ zoll_parse_endpoint(zoll_load_t *ld, const char *path, const char *url,
     port = 443;
 
     if (colon) {
+        /* digits only (RFC 3986): strtoul alone would take "+443", " 443" */
+        if (colon + 1 == e || strspn(colon + 1, "0123456789")
+                              != (size_t) (e - colon - 1))
+        {
+            return zoll_fail(ld, path, "\"%s\": invalid port", url);
+        }
+
         errno = 0;
         port = strtoul(colon + 1, &end, 10);
 
-        if (end != e || colon + 1 == e || errno || port == 0 || port > 65535)
-        {
+        if (end != e || errno || port == 0 || port > 65535) {
             return zoll_fail(ld, path, "\"%s\": invalid port", url);
         }
     }
@@ -1192,9 +1199,10 @@ zoll_policy_t *
 zoll_policy_load(const char *path, char *err, size_t errlen)
 {
     char           *buf, *dir, *slash;
-    long            size;
+    off_t           size;
     size_t          n;
     FILE           *f;
+    struct stat     st;
     zoll_policy_t  *p;
 
     f = fopen(path, "rb");
@@ -1203,13 +1211,19 @@ zoll_policy_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
 
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0
-        || fseek(f, 0, SEEK_SET) != 0)
-    {
+    if (fstat(fileno(f), &st) != 0) {
         snprintf(err, errlen, "cannot read: %s", strerror(errno));
         fclose(f);
         return NULL;
     }
+
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "not a regular file");
+        fclose(f);
+        return NULL;
+    }
+
+    size = st.st_size;
 
     if (size > ZOLL_POLICY_MAX) {
         snprintf(err, errlen, "larger than %d bytes", ZOLL_POLICY_MAX);

@@ -8,6 +8,7 @@
 
 #include "zoll_internal.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -271,8 +272,15 @@ zoll_client_addr(zoll_client_addr_e mode, int family,
         zoll_buf_printf(&b, "%u.%u.%u.0/24", a[0], a[1], a[2]);
 
     } else if (family == 6) {
-        zoll_buf_printf(&b, "%x:%x:%x::/48", a[0] << 8 | a[1],
-                        a[2] << 8 | a[3], a[4] << 8 | a[5]);
+        unsigned char  net[16] = { 0 };
+        char           text[INET6_ADDRSTRLEN];
+
+        /* inet_ntop writes the RFC 5952 form, e.g. "2001:db8::" */
+        memcpy(net, a, 6);
+
+        if (inet_ntop(AF_INET6, net, text, sizeof(text)) != NULL) {
+            zoll_buf_printf(&b, "%s/48", text);
+        }
     }
 
     return zoll_buf_finish(&b);

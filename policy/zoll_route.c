@@ -243,9 +243,14 @@ zoll_route(const zoll_policy_t *p, const zoll_tenant_t *t,
         char  why[ZOLL_REASON_LEN];
 
         memcpy(why, d->reason, sizeof(why));
-        snprintf(d->reason, sizeof(d->reason), "no lawful route for tenant "
-                 "\"%s\" (residency %s) to \"%s\": %s", t->id,
-                 zoll_residency_name(t->residency), sp->id, why);
+
+        /* a reason cut at ZOLL_REASON_LEN still leads with the verdict */
+        if (snprintf(d->reason, sizeof(d->reason), "no lawful route for "
+                     "tenant \"%s\" (residency %s) to \"%s\": %s", t->id,
+                     zoll_residency_name(t->residency), sp->id, why) < 0)
+        {
+            d->reason[0] = '\0';
+        }
     }
 
     return d->status = ZOLL_ERR_NO_LAWFUL_ROUTE;
