@@ -36,6 +36,7 @@ typedef struct {
 
 
 typedef struct {
+    ngx_http_request_t         *request;
     zoll_request_info_t         ri;
     zoll_decision_t             d;
     ngx_str_t                   upstream;  /* "https://" + upstream name */
@@ -57,6 +58,7 @@ typedef enum {
 
 
 static ngx_int_t ngx_http_zoll_handler(ngx_http_request_t *r);
+static void ngx_http_zoll_cleanup_ctx(void *data);
 static ngx_int_t ngx_http_zoll_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_zoll_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -614,6 +616,7 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
     ngx_str_t                   key;
     const char                 *why;
     zoll_status_e               status;
+    ngx_pool_cleanup_t         *cln;
     ngx_http_zoll_ctx_t        *ctx;
     const zoll_tenant_t        *t;
     ngx_http_zoll_loc_conf_t   *zlcf;
@@ -634,6 +637,17 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* an internal redirect (error_page, say) clears module contexts; the
+     * pool cleanup keeps every decision findable for the log phase */
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_zoll_cleanup_ctx;
+    cln->data = ctx;
+    ctx->request = r;
 
     ngx_http_set_ctx(r, ctx, ngx_http_zoll_module);
 
@@ -690,23 +704,22 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_zoll_log_handler(ngx_http_request_t *r)
+static void
+ngx_http_zoll_cleanup_ctx(void *data)
+{
+    /* nothing to free: a marker to find the request's decisions by */
+}
+
+
+static void
+ngx_http_zoll_outcome(ngx_http_zoll_main_conf_t *zmcf,
+    ngx_http_zoll_ctx_t *ctx)
 {
     ngx_msec_int_t               ms;
     ngx_time_t                  *tp;
     zoll_outcome_t               o;
-    ngx_http_zoll_ctx_t         *ctx;
+    ngx_http_request_t          *r = ctx->request;
     ngx_http_upstream_state_t   *state;
-    ngx_http_zoll_main_conf_t   *zmcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
-
-    if (ctx == NULL || !ctx->forwarded) {
-        return NGX_OK;
-    }
-
-    zmcf = ngx_http_get_module_main_conf(r, ngx_http_zoll_module);
 
     tp = ngx_timeofday();
     ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
@@ -727,6 +740,35 @@ ngx_http_zoll_log_handler(ngx_http_request_t *r)
     }
 
     (void) ngx_http_zoll_log_outcome(r, zmcf, ctx, &o);
+}
+
+
+static ngx_int_t
+ngx_http_zoll_log_handler(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_zoll_ctx_t        *ctx;
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    zmcf = ngx_http_get_module_main_conf(r, ngx_http_zoll_module);
+
+    /* subrequests share the main request's pool: the main request logs
+     * the outcome of every forwarded decision, once (log_subrequest) */
+    if (!zmcf->used || r != r->main) {
+        return NGX_OK;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler != ngx_http_zoll_cleanup_ctx) {
+            continue;
+        }
+
+        ctx = cln->data;
+
+        if (ctx->forwarded) {
+            ngx_http_zoll_outcome(zmcf, ctx);
+        }
+    }
 
     return NGX_OK;
 }

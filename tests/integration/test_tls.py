@@ -79,16 +79,43 @@ def test_module_refuses_tls11_even_if_the_server_allows_it(env,
     assert (d["decision"], d["code"]) == ("refused", "tls_required")
 
 
-def test_upstream_with_a_certificate_for_another_host_gets_nothing(
-        env, tmp_path):
-    """proxy_ssl_verify in zoll_proxy.conf: a provider endpoint whose
-    certificate does not name the policy's host is never sent the request."""
-    impostor = zollenv.Mock("eu", zollenv.free_port(), env.run,
-                            tmp_path / "impostor.log", cert="wrong")
+@pytest.fixture
+def impostor(env, tmp_path):
+    """An EU endpoint whose certificate names another host."""
+    mock = zollenv.Mock("eu", zollenv.free_port(), env.run,
+                        tmp_path / "impostor.log", cert="wrong")
+    yield mock
+    mock.stop()
+
+
+def gateway_before(env, tmp_path, impostor, edit_locations=None):
     gw = zollenv.Gateway(tmp_path / "gw", env.run, env.policy_path,
                          impostor.port, env.us.port)
+    gw.render()
+    if edit_locations:
+        loc = gw.run / "locations.conf"
+        loc.write_text(edit_locations(loc.read_text()))
+    r = gw.nginx(check=False)
+    assert r.returncode == 0, r.stderr
+    zollenv.wait_port(gw.https_port)
+    return gw
+
+
+def decision_and_outcome(gw):
+    # the outcome is written in the log phase, after the response
+    deadline = time.monotonic() + 3
+    while len(gw.transfer_records()) < 2:
+        assert time.monotonic() < deadline, gw.transfer_records()
+        time.sleep(0.02)
+    return gw.transfer_records()
+
+
+def test_upstream_with_a_certificate_for_another_host_gets_nothing(
+        env, tmp_path, impostor):
+    """proxy_ssl_verify in zoll_proxy.conf: a provider endpoint whose
+    certificate does not name the policy's host is never sent the request."""
+    gw = gateway_before(env, tmp_path, impostor)
     try:
-        gw.start()
         status, headers, body = gw.request(
             "POST", "/openai/v1/chat/completions", chat(),
             {"Authorization": f"Bearer {env.keys['acme_eu']}"})
@@ -98,17 +125,41 @@ def test_upstream_with_a_certificate_for_another_host_gets_nothing(
         assert "upstream SSL certificate does not match" in log
         # the decision was recorded before connecting; the outcome says
         # that the upstream leg failed
-        deadline = time.monotonic() + 3
-        while len(gw.transfer_records()) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        d, o = gw.transfer_records()
+        d, o = decision_and_outcome(gw)
         assert d["decision"] == "forwarded" and d["region"] == "eu"
         assert (o["event"], o["status"], o["upstream_status"]) == \
             ("outcome", 502, 502)
+        assert o["request_id"] == d["request_id"]
     finally:
         gw.stop()
-        impostor.stop()
+
+
+def test_outcome_survives_an_internal_redirect(env, tmp_path, impostor):
+    """error_page redirects internally, which clears module contexts; the
+    outcome of the forwarded request must still be recorded."""
+    fallback = """error_page 502 = @provider_down;
+    }
+    location @provider_down {
+        default_type application/json;
+        return 502 '{"error":{"message":"provider unreachable"}}';
+    }
+    location /anthropic/ {"""
+    gw = gateway_before(
+        env, tmp_path, impostor,
+        lambda text: text.replace("}\n\nlocation /anthropic/ {",
+                                  fallback, 1))
+    try:
+        status, headers, body = gw.request(
+            "POST", "/openai/v1/chat/completions", chat(),
+            {"Authorization": f"Bearer {env.keys['acme_eu']}"})
+        assert status == 502
+        assert json.loads(body)["error"]["message"] == "provider unreachable"
+        d, o = decision_and_outcome(gw)
+        assert (d["decision"], o["event"], o["upstream_status"]) == \
+            ("forwarded", "outcome", 502)
+        assert o["request_id"] == d["request_id"]
+    finally:
+        gw.stop()
 
 
 def curl_h2(env, path, *args):
