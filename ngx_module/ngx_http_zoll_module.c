@@ -216,17 +216,55 @@ ngx_http_zoll_is_key_header(ngx_table_elt_t *h)
 }
 
 
+/* Google's clients may send the key as a query argument, "?key=...". */
+
+static u_char *
+ngx_http_zoll_next_arg(u_char *p, u_char *end, ngx_str_t *arg,
+    ngx_flag_t *is_key)
+{
+    u_char  *amp;
+
+    amp = ngx_strlchr(p, end, '&');
+    arg->data = p;
+    arg->len = (amp ? amp : end) - p;
+
+    *is_key = (arg->len >= 3 && ngx_strncmp(p, "key", 3) == 0
+               && (arg->len == 3 || p[3] == '='));
+
+    return amp ? amp + 1 : end;
+}
+
+
+static ngx_int_t
+ngx_http_zoll_one_key(ngx_str_t *key, ngx_str_t *v, const char **why)
+{
+    if (key->len
+        && (key->len != v->len || ngx_strncmp(key->data, v->data, v->len)))
+    {
+        *why = "several different API keys were sent";
+        return NGX_DECLINED;
+    }
+
+    *key = *v;
+
+    return NGX_OK;
+}
+
+
 /*
- * Finds the client's key.  NGX_DECLINED: no key, or several different ones
- * (a request must not be able to pick between two identities).
+ * Finds the client's key in the key headers and "key" query arguments.
+ * NGX_DECLINED: no key, or several different ones (a request must not be
+ * able to pick between two identities).
  */
 
 static ngx_int_t
 ngx_http_zoll_client_key(ngx_http_request_t *r, ngx_str_t *key,
     const char **why)
 {
+    u_char            *p, *end;
     ngx_str_t          v;
     ngx_uint_t         i;
+    ngx_flag_t         is_key;
     ngx_list_part_t   *part;
     ngx_table_elt_t   *h;
 
@@ -266,14 +304,27 @@ ngx_http_zoll_client_key(ngx_http_request_t *r, ngx_str_t *key,
             v.len -= sizeof("Bearer ") - 1;
         }
 
-        if (key->len
-            && (key->len != v.len || ngx_strncmp(key->data, v.data, v.len)))
-        {
-            *why = "several different API keys were sent";
+        if (ngx_http_zoll_one_key(key, &v, why) != NGX_OK) {
             return NGX_DECLINED;
         }
+    }
 
-        *key = v;
+    p = r->args.data;
+    end = p + r->args.len;
+
+    while (p < end) {
+        p = ngx_http_zoll_next_arg(p, end, &v, &is_key);
+
+        if (!is_key) {
+            continue;
+        }
+
+        v.data += ngx_min(v.len, 4);
+        v.len -= ngx_min(v.len, 4);
+
+        if (ngx_http_zoll_one_key(key, &v, why) != NGX_OK) {
+            return NGX_DECLINED;
+        }
     }
 
     if (key->len == 0) {
@@ -285,8 +336,63 @@ ngx_http_zoll_client_key(ngx_http_request_t *r, ngx_str_t *key,
 }
 
 
-/* Rebuilds the header list without the client's key headers, so that no
- * proxy configuration can pass the client's key on by mistake. */
+/* Drops every "key" argument from the query string the proxy passes on. */
+
+static ngx_int_t
+ngx_http_zoll_strip_key_args(ngx_http_request_t *r)
+{
+    u_char      *p, *end, *out;
+    size_t       len;
+    ngx_str_t    arg;
+    ngx_flag_t   is_key;
+
+    if (r->args.len == 0) {
+        return NGX_OK;
+    }
+
+    len = r->args.len;
+
+    out = ngx_pnalloc(r->pool, r->args.len);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = r->args.data;
+    end = p + r->args.len;
+    r->args.data = out;
+    r->args.len = 0;
+
+    while (p < end) {
+        p = ngx_http_zoll_next_arg(p, end, &arg, &is_key);
+
+        if (is_key || arg.len == 0) {
+            continue;
+        }
+
+        if (r->args.len) {
+            out[r->args.len++] = '&';
+        }
+
+        ngx_memcpy(out + r->args.len, arg.data, arg.len);
+        r->args.len += arg.len;
+    }
+
+    if (r->args.len == 0) {
+        r->args.data = NULL;
+    }
+
+    if (r->args.len != len) {
+        /* else the proxy module would send the original request line */
+        r->valid_unparsed_uri = 0;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Rebuilds the header list without the client's key headers, and the query
+ * string without "key" arguments, so that no proxy configuration can pass
+ * the client's key on by mistake. */
 
 static ngx_int_t
 ngx_http_zoll_strip_keys(ngx_http_request_t *r)
@@ -332,7 +438,7 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r)
     r->headers_in.headers = headers;
     r->headers_in.authorization = NULL;
 
-    return NGX_OK;
+    return ngx_http_zoll_strip_key_args(r);
 }
 
 

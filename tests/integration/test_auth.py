@@ -4,6 +4,8 @@ credential does."""
 
 import json
 
+import zollenv
+
 from conftest import chat, claude
 
 CRED = "demo-cred-{}-{}-not-a-real-key"
@@ -99,3 +101,47 @@ def test_client_address_is_neither_forwarded_nor_logged_raw(env):
         # the transfer log proves a transfer, it does not keep payload
         assert "marker-7f3a9" not in text
     assert ex.record()["client"] == "127.0.0.0/24"
+
+
+def test_query_string_key_authenticates_and_is_stripped(env):
+    """Google's clients may send ?key=...; it must not reach the provider,
+    while the other arguments do."""
+    key = env.keys["acme_eu"]
+    ex = env.exchange("POST", f"/openai/v1/chat/completions?alt=sse&key={key}"
+                      "&x=1", chat())
+    assert ex.status == 200
+    (seen,) = ex.upstream
+    assert seen["path"] == "/v1/chat/completions?alt=sse&x=1"
+    assert key not in json.dumps(seen)
+
+
+def test_query_string_key_is_stripped_without_a_rewrite(env, tmp_path):
+    """Without "rewrite", the proxy sends the original request line unless
+    the module marks it invalid: the key must still be removed."""
+    gw = zollenv.Gateway(tmp_path / "gw", env.run, env.policy_path,
+                         env.eu.port, env.us.port)
+    gw.render()
+    loc = gw.run / "locations.conf"
+    loc.write_text(loc.read_text().replace(
+        "location /openai/ {\n    zoll openai;\n"
+        "    rewrite ^/openai(/.*)$ $1 break;",
+        "location /v1/ {\n    zoll openai;"))
+    assert gw.nginx(check=False).returncode == 0
+    try:
+        zollenv.wait_port(gw.https_port)
+        key = env.keys["acme_eu"]
+        mark = env.eu.mark()
+        status, _, _ = gw.request("POST", f"/v1/chat/completions?key={key}",
+                                  chat())
+        assert status == 200
+        (seen,) = env.eu.since(mark)
+        assert seen["path"] == "/v1/chat/completions"
+        assert key not in json.dumps(seen)
+    finally:
+        gw.stop()
+
+
+def test_query_key_conflicting_with_header_key_is_refused(env):
+    ex = env.exchange("POST", "/openai/v1/chat/completions?key="
+                      + env.keys["globex_any"], chat(), tenant="acme_eu")
+    assert ex.status == 401 and ex.upstream == []
