@@ -434,10 +434,14 @@ zoll_read_credential(zoll_load_t *ld, const char *path, const char *file,
     FILE   *f;
 
     if (file[0] == '/' || ld->base_dir == NULL) {
-        snprintf(full, sizeof(full), "%s", file);
+        n = snprintf(full, sizeof(full), "%s", file);
 
     } else {
-        snprintf(full, sizeof(full), "%s/%s", ld->base_dir, file);
+        n = snprintf(full, sizeof(full), "%s/%s", ld->base_dir, file);
+    }
+
+    if (n >= sizeof(full)) {
+        return zoll_fail(ld, path, "path is too long");
     }
 
     f = fopen(full, "rb");
@@ -470,8 +474,9 @@ zoll_read_credential(zoll_load_t *ld, const char *path, const char *file,
 
     buf[n] = '\0';
 
+    /* visible ASCII only: a token, nothing a header could be bent with */
     for (i = 0; i < n; i++) {
-        if (buf[i] == '\r' || buf[i] == '\n' || buf[i] == '\0') {
+        if (buf[i] < 0x21 || buf[i] > 0x7e) {
             break;
         }
     }
@@ -479,8 +484,8 @@ zoll_read_credential(zoll_load_t *ld, const char *path, const char *file,
     if (n == 0 || i != n) {
         OPENSSL_cleanse(buf, n);
         free(buf);
-        return zoll_fail(ld, path, "\"%s\" must hold one non-empty line",
-                         full);
+        return zoll_fail(ld, path, "\"%s\" must hold one token of "
+                         "visible ASCII characters", full);
     }
 
     *out = buf;
@@ -551,6 +556,37 @@ zoll_parse_endpoint(zoll_load_t *ld, const char *path, const char *url,
 }
 
 
+/* An adequacy decision covers its own country only: the DPF must not
+ * become the basis of a transfer to, say, CN. */
+
+static int
+zoll_check_basis_country(zoll_load_t *ld, const char *path,
+    const zoll_legal_basis_t *b, const char *country)
+{
+    size_t       i;
+    const char  *other = NULL;
+
+    for (i = 0; i < ld->policy->nadequacy; i++) {
+        if (ld->policy->adequacy[i].basis != b) {
+            continue;
+        }
+
+        if (strcmp(ld->policy->adequacy[i].country, country) == 0) {
+            return 0;
+        }
+
+        other = ld->policy->adequacy[i].country;
+    }
+
+    if (other) {
+        return zoll_fail(ld, path, "\"%s\" is the adequacy decision for "
+                         "%s, not for %s", b->id, other, country);
+    }
+
+    return 0;
+}
+
+
 static int
 zoll_load_region(zoll_load_t *ld, json_t *o, const char *p,
     zoll_subprocessor_t *sp, zoll_region_t *r)
@@ -591,6 +627,14 @@ zoll_load_region(zoll_load_t *ld, json_t *o, const char *p,
 
     if (r->upstream == NULL) {
         r->upstream = r->host;
+
+    } else if (!zoll_is_id(r->upstream)) {
+        /* it becomes "https://<upstream>" for proxy_pass: a name only,
+         * never a port, path or query */
+        zoll_path(q, p, "upstream");
+        return zoll_fail(ld, q, "\"%s\" must be the name of an nginx "
+                         "upstream block (1-64 of [A-Za-z0-9_.-])",
+                         r->upstream);
     }
 
     if (!zoll_is_country(r->country)) {
@@ -617,7 +661,9 @@ zoll_load_region(zoll_load_t *ld, json_t *o, const char *p,
     json_array_foreach(arr, i, v) {
         zoll_path_index(q, p, "legal_bases", i);
 
-        if (zoll_basis_ref(ld, v, q, &r->bases[i]) != 0) {
+        if (zoll_basis_ref(ld, v, q, &r->bases[i]) != 0
+            || zoll_check_basis_country(ld, q, r->bases[i], r->country) != 0)
+        {
             return -1;
         }
 

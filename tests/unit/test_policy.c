@@ -363,6 +363,9 @@ zt_bad_credential(const char *file, const char *before, const char *after)
 }
 
 
+#define ZT_TOKEN  " must hold one token of visible ASCII characters"
+
+
 static void
 test_bad_credential_missing(void **state)
 {
@@ -376,8 +379,8 @@ static void
 test_bad_credential_empty(void **state)
 {
     (void) state;
-    zt_bad_credential("empty.key", "", " must hold one non-empty line");
-    zt_bad_credential("blank.key", "", " must hold one non-empty line");
+    zt_bad_credential("empty.key", "", ZT_TOKEN);
+    zt_bad_credential("blank.key", "", ZT_TOKEN);
 }
 
 
@@ -387,8 +390,11 @@ test_bad_credential_two_lines(void **state)
     (void) state;
 
     /* a second line (or a NUL) would inject a header upstream */
-    zt_bad_credential("multiline.key", "", " must hold one non-empty line");
-    zt_bad_credential("nul.key", "", " must hold one non-empty line");
+    zt_bad_credential("multiline.key", "", ZT_TOKEN);
+    zt_bad_credential("nul.key", "", ZT_TOKEN);
+
+    /* white space or control characters inside: not a token */
+    zt_bad_credential("space.key", "", ZT_TOKEN);
 }
 
 
@@ -401,7 +407,7 @@ test_bad_sp_default_credential(void **state)
 
     /* subprocessor 1 fails after subprocessor 0 read its default */
     snprintf(want, sizeof(want), "$.subprocessors[1].credential_file: "
-             "\"%s/credentials/multiline.key\" must hold one non-empty line",
+             "\"%s/credentials/multiline.key\"" ZT_TOKEN,
              zt_data(""));
     zt_base_error("subprocessors[1].credential_file",
                   "\"credentials/multiline.key\"", want);
@@ -500,6 +506,18 @@ static const zt_bad_t  zt_bad[] = {
       ZT_EPE "\"https://us.example:+443\": invalid port" },
     { "test_bad_endpoint_port_space", ZT_EP, "\"https://us.example: 443\"",
       ZT_EPE "\"https://us.example: 443\": invalid port" },
+
+    /* "upstream" becomes proxy_pass https://<upstream>: a name only */
+    { "test_bad_upstream_with_port_and_path",
+      "subprocessors[0].regions[0].upstream", "\"evil.example:80/steal?x=\"",
+      "$.subprocessors[0].regions[0].upstream: \"evil.example:80/steal?x=\" "
+      "must be the name of an nginx upstream block (1-64 of [A-Za-z0-9_.-])" },
+
+    /* an adequacy decision covers its own country only */
+    { "test_bad_adequacy_basis_for_another_country",
+      "subprocessors[0].regions[2].legal_bases", "[\"dpf\"]",
+      "$.subprocessors[0].regions[2].legal_bases[0]: \"dpf\" is the "
+      "adequacy decision for US, not for CH" },
 
     /* after the endpoint's host was allocated */
     { "test_bad_region_country", "subprocessors[0].regions[0].country",
