@@ -26,12 +26,14 @@ typedef struct {
     zoll_policy_t              *policy;
     ngx_open_file_t            *log;
     ngx_int_t                   request_id_index;
-    ngx_uint_t                  used;      /* some location says "zoll" */
+    ngx_array_t                 key_vars;  /* indexes of $http_x_api_key.. */
+    ngx_array_t                 used;      /* subprocessors of locations */
 } ngx_http_zoll_main_conf_t;
 
 
 typedef struct {
-    const zoll_subprocessor_t  *sp;        /* NULL: "zoll off" */
+    /* NULL: not configured here; &ngx_http_zoll_off: "zoll off" */
+    const zoll_subprocessor_t  *sp;
 } ngx_http_zoll_loc_conf_t;
 
 
@@ -40,8 +42,16 @@ typedef struct {
     zoll_request_info_t         ri;
     zoll_decision_t             d;
     ngx_str_t                   upstream;  /* "https://" + upstream name */
+    const zoll_tenant_t        *tenant;    /* authenticated tenant */
+    const char                 *auth_error;
+    unsigned                    authenticated:1;  /* the key was checked */
+    unsigned                    decided:1;
     unsigned                    forwarded:1;
 } ngx_http_zoll_ctx_t;
+
+
+/* "zoll off": a location a Zoll request may be redirected to */
+static const zoll_subprocessor_t  ngx_http_zoll_off;
 
 
 typedef enum {
@@ -58,6 +68,7 @@ typedef enum {
 
 
 static ngx_int_t ngx_http_zoll_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_zoll_refusal_handler(ngx_http_request_t *r);
 static void ngx_http_zoll_cleanup_ctx(void *data);
 static ngx_int_t ngx_http_zoll_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_zoll_variable(ngx_http_request_t *r,
@@ -67,6 +78,8 @@ static ngx_int_t ngx_http_zoll_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_zoll_init(ngx_conf_t *cf);
 static void *ngx_http_zoll_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_zoll_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_zoll_check_upstreams(ngx_conf_t *cf,
+    ngx_http_zoll_main_conf_t *zmcf);
 static void *ngx_http_zoll_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_zoll_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -155,8 +168,11 @@ static ngx_http_variable_t  ngx_http_zoll_vars[] = {
     { ngx_string("zoll_legal_basis"), NULL, ngx_http_zoll_variable,
       NGX_HTTP_ZOLL_VAR_LEGAL_BASIS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    /* NOHASH: usable by index (proxy_set_header), but not by name at run
+     * time (SSI "echo", njs), where a response could reveal it */
     { ngx_string("zoll_credential"), NULL, ngx_http_zoll_variable,
-      NGX_HTTP_ZOLL_VAR_CREDENTIAL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      NGX_HTTP_ZOLL_VAR_CREDENTIAL,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_NOHASH, 0 },
 
     { ngx_string("zoll_request_id"), NULL, ngx_http_zoll_variable,
       NGX_HTTP_ZOLL_VAR_REQUEST_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
@@ -176,6 +192,17 @@ static ngx_str_t  ngx_http_zoll_key_headers[] = {
     ngx_string("authorization"),
     ngx_string("x-api-key"),
     ngx_string("x-goog-api-key"),
+    ngx_null_string
+};
+
+
+/* Variables that may have cached the key before it was stripped. */
+
+static ngx_str_t  ngx_http_zoll_key_vars[] = {
+    ngx_string("http_authorization"),
+    ngx_string("http_x_api_key"),
+    ngx_string("http_x_goog_api_key"),
+    ngx_string("arg_key"),
     ngx_null_string
 };
 
@@ -222,16 +249,58 @@ static u_char *
 ngx_http_zoll_next_arg(u_char *p, u_char *end, ngx_str_t *arg,
     ngx_flag_t *is_key)
 {
-    u_char  *amp;
+    u_char   *amp, *eq, *dst, *src, name[16];
+    size_t    n;
 
     amp = ngx_strlchr(p, end, '&');
     arg->data = p;
     arg->len = (amp ? amp : end) - p;
 
-    *is_key = (arg->len >= 3 && ngx_strncmp(p, "key", 3) == 0
-               && (arg->len == 3 || p[3] == '='));
+    eq = ngx_strlchr(p, p + arg->len, '=');
+    n = (eq ? eq : p + arg->len) - p;
+
+    /* the provider decodes "%6Bey" to "key": so must we; a longer name
+     * cannot decode to "key" */
+    *is_key = 0;
+
+    if (n <= sizeof(name)) {
+        src = p;
+        dst = name;
+        ngx_unescape_uri(&dst, &src, n, NGX_UNESCAPE_URI);
+        *is_key = (dst - name == 3 && ngx_strncmp(name, "key", 3) == 0);
+    }
 
     return amp ? amp + 1 : end;
+}
+
+
+/* The decoded value of "key=...". */
+
+static ngx_int_t
+ngx_http_zoll_arg_value(ngx_http_request_t *r, ngx_str_t *arg)
+{
+    u_char  *eq, *src, *dst;
+
+    eq = ngx_strlchr(arg->data, arg->data + arg->len, '=');
+
+    if (eq == NULL) {
+        arg->len = 0;
+        return NGX_OK;
+    }
+
+    src = eq + 1;
+    arg->len -= src - arg->data;
+
+    dst = ngx_pnalloc(r->pool, arg->len + 1);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    arg->data = dst;
+    ngx_unescape_uri(&dst, &src, arg->len, NGX_UNESCAPE_URI);
+    arg->len = dst - arg->data;
+
+    return NGX_OK;
 }
 
 
@@ -319,8 +388,10 @@ ngx_http_zoll_client_key(ngx_http_request_t *r, ngx_str_t *key,
             continue;
         }
 
-        v.data += ngx_min(v.len, 4);
-        v.len -= ngx_min(v.len, 4);
+        if (ngx_http_zoll_arg_value(r, &v) != NGX_OK) {
+            *why = "cannot decode the key argument";
+            return NGX_DECLINED;
+        }
 
         if (ngx_http_zoll_one_key(key, &v, why) != NGX_OK) {
             return NGX_DECLINED;
@@ -395,20 +466,27 @@ ngx_http_zoll_strip_key_args(ngx_http_request_t *r)
  * the client's key on by mistake. */
 
 static ngx_int_t
-ngx_http_zoll_strip_keys(ngx_http_request_t *r)
+ngx_http_zoll_strip_keys(ngx_http_request_t *r,
+    ngx_http_zoll_main_conf_t *zmcf)
 {
+    ngx_int_t        *index;
     ngx_uint_t        i;
-    ngx_list_t        headers;
+    ngx_list_t        old;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *nh;
 
-    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+    /* the list is re-initialised in place: its "last" must point into
+     * the request, for modules that push headers later */
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
+                      sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    part = &r->headers_in.headers.part;
+    part = &old.part;
     h = part->elts;
 
     for (i = 0; /* void */ ; i++) {
@@ -427,7 +505,7 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r)
             continue;
         }
 
-        nh = ngx_list_push(&headers);
+        nh = ngx_list_push(&r->headers_in.headers);
         if (nh == NULL) {
             return NGX_ERROR;
         }
@@ -435,8 +513,16 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r)
         *nh = h[i];
     }
 
-    r->headers_in.headers = headers;
     r->headers_in.authorization = NULL;
+
+    /* $http_x_api_key and the like may have been evaluated (and cached)
+     * before: they must not hand the key on either */
+    index = zmcf->key_vars.elts;
+
+    for (i = 0; i < zmcf->key_vars.nelts; i++) {
+        r->variables[index[i]].valid = 0;
+        r->variables[index[i]].not_found = 0;
+    }
 
     return ngx_http_zoll_strip_key_args(r);
 }
@@ -558,6 +644,9 @@ ngx_http_zoll_write(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "zoll: short write to transfer log \"%V\": "
                       "%z of %uz bytes", &zmcf->log->name, n, len);
+
+        /* end the torn line, so that the next record stays readable */
+        (void) ngx_write_fd(zmcf->log->fd, "\n", 1);
     }
 
     return NGX_ERROR;
@@ -656,15 +745,8 @@ ngx_http_zoll_send_error(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "X-Zoll-Request-Id");
-    h->value.data = (u_char *) ctx->ri.request_id.data;
-    h->value.len = ctx->ri.request_id.len;
+    /* the request id is in the body; "add_header X-Zoll-Request-Id
+     * $zoll_request_id always;" puts it on every response */
 
     if (ctx->d.status == ZOLL_ERR_TLS_REQUIRED) {
         h = ngx_list_push(&r->headers_out.headers);
@@ -690,8 +772,12 @@ ngx_http_zoll_send_error(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
 }
 
 
-/* Records the refusal (best effort: refusing needs no record to be safe)
- * and answers with the provider-style JSON error. */
+/*
+ * Records the refusal (best effort: refusing needs no record to be safe)
+ * and makes Zoll's refusal handler the request's content handler.  It
+ * replaces the proxy module's: after a refusal the proxy never runs, even
+ * if its proxy_pass does not depend on $zoll_upstream.
+ */
 
 static ngx_int_t
 ngx_http_zoll_refuse(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
@@ -712,43 +798,51 @@ ngx_http_zoll_refuse(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
         (void) ngx_http_zoll_log_decision(r, zmcf, ctx);
     }
 
-    return ngx_http_zoll_send_error(r, ctx);
+    r->content_handler = ngx_http_zoll_refusal_handler;
+
+    /* NGX_OK: on to the content phase, which runs the refusal handler */
+    return NGX_OK;
 }
 
 
 static ngx_int_t
-ngx_http_zoll_handler(ngx_http_request_t *r)
+ngx_http_zoll_refusal_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                   key;
-    const char                 *why;
-    zoll_status_e               status;
-    ngx_pool_cleanup_t         *cln;
-    ngx_http_zoll_ctx_t        *ctx;
-    const zoll_tenant_t        *t;
-    ngx_http_zoll_loc_conf_t   *zlcf;
-    ngx_http_zoll_main_conf_t  *zmcf;
+    ngx_http_zoll_ctx_t  *ctx;
 
-    zlcf = ngx_http_get_module_loc_conf(r, ngx_http_zoll_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
 
-    if (zlcf->sp == NULL) {
-        return NGX_DECLINED;
+    if (ctx == NULL || ctx->forwarded) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_get_module_ctx(r, ngx_http_zoll_module) != NULL) {
-        /* decided already; the phases are being run again */
-        return NGX_DECLINED;
+    return ngx_http_zoll_send_error(r, ctx);
+}
+
+
+static ngx_http_zoll_ctx_t *
+ngx_http_zoll_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_zoll_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
+
+    if (ctx) {
+        return ctx;
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_zoll_ctx_t));
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     /* an internal redirect (error_page, say) clears module contexts; the
-     * pool cleanup keeps every decision findable for the log phase */
+     * pool cleanup keeps every decision findable, for the log phase and
+     * for ngx_http_zoll_escaped() */
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     cln->handler = ngx_http_zoll_cleanup_ctx;
@@ -757,7 +851,121 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_zoll_module);
 
+    return ctx;
+}
+
+
+/* Authenticates once per request; $zoll_tenant may ask before the
+ * precontent phase (limit_req runs in preaccess). */
+
+static const zoll_tenant_t *
+ngx_http_zoll_authenticate(ngx_http_request_t *r,
+    ngx_http_zoll_main_conf_t *zmcf, ngx_http_zoll_ctx_t *ctx)
+{
+    ngx_str_t  key;
+
+    if (ctx->authenticated) {
+        return ctx->tenant;
+    }
+
+    ctx->authenticated = 1;
+
+    if (ngx_http_zoll_client_key(r, &key, &ctx->auth_error) != NGX_OK) {
+        return NULL;
+    }
+
+    ctx->tenant = zoll_tenant_lookup(zmcf->policy, (const char *) key.data,
+                                     key.len);
+    if (ctx->tenant == NULL) {
+        ctx->auth_error = "invalid API key";
+    }
+
+    return ctx->tenant;
+}
+
+
+/*
+ * A request that passed through a Zoll location stays under Zoll: a
+ * subrequest (mirror) or internal redirect (error_page, try_files) of it
+ * that reaches a location without "zoll" is refused, unless that location
+ * says "zoll off".  Otherwise it could be proxied with no decision and no
+ * record.
+ */
+
+static ngx_int_t
+ngx_http_zoll_escaped(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf)
+{
+    ngx_pool_cleanup_t   *cln;
+    ngx_http_zoll_ctx_t  *ctx, *first = NULL;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_zoll_cleanup_ctx
+            && ((ngx_http_zoll_ctx_t *) cln->data)->decided)
+        {
+            first = cln->data;
+        }
+    }
+
+    if (first == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_zoll_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->decided = 1;
+    ngx_http_zoll_request_info(r, zmcf, first->ri.sp, &ctx->ri);
+    ctx->d.sp = first->ri.sp;
+
+    return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_UNPROTECTED,
+                                "a subrequest or internal redirect of a Zoll "
+                                "request reached a location without \"zoll\"");
+}
+
+
+static ngx_int_t
+ngx_http_zoll_handler(ngx_http_request_t *r)
+{
+    zoll_status_e               status;
+    ngx_http_zoll_ctx_t        *ctx;
+    const zoll_tenant_t        *t;
+    ngx_http_zoll_loc_conf_t   *zlcf;
+    ngx_http_zoll_main_conf_t  *zmcf;
+
     zmcf = ngx_http_get_module_main_conf(r, ngx_http_zoll_module);
+
+    if (zmcf->used.nelts == 0) {
+        return NGX_DECLINED;
+    }
+
+    zlcf = ngx_http_get_module_loc_conf(r, ngx_http_zoll_module);
+
+    if (zlcf->sp == &ngx_http_zoll_off) {
+        return NGX_DECLINED;
+    }
+
+    if (zlcf->sp == NULL) {
+        return ngx_http_zoll_escaped(r, zmcf);
+    }
+
+    ctx = ngx_http_zoll_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->decided) {
+        /* the phases are being run again */
+        if (ctx->forwarded) {
+            return NGX_DECLINED;
+        }
+
+        r->content_handler = ngx_http_zoll_refusal_handler;
+        return NGX_OK;
+    }
+
+    ctx->decided = 1;
     ngx_http_zoll_request_info(r, zmcf, zlcf->sp, &ctx->ri);
     ctx->d.sp = zlcf->sp;
 
@@ -766,16 +974,11 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
                                     "TLS 1.2 or newer is required");
     }
 
-    if (ngx_http_zoll_client_key(r, &key, &why) != NGX_OK) {
-        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_UNAUTHENTICATED,
-                                    why);
-    }
-
-    t = zoll_tenant_lookup(zmcf->policy, (const char *) key.data, key.len);
+    t = ngx_http_zoll_authenticate(r, zmcf, ctx);
 
     if (t == NULL) {
         return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_UNAUTHENTICATED,
-                                    "invalid API key");
+                                    ctx->auth_error);
     }
 
     status = zoll_route(zmcf->policy, t, zlcf->sp, &ctx->d);
@@ -784,7 +987,7 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
         return ngx_http_zoll_refuse(r, zmcf, ctx, status, NULL);
     }
 
-    if (ngx_http_zoll_strip_keys(r) != NGX_OK) {
+    if (ngx_http_zoll_strip_keys(r, zmcf) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -860,7 +1063,7 @@ ngx_http_zoll_log_handler(ngx_http_request_t *r)
 
     /* subrequests share the main request's pool: the main request logs
      * the outcome of every forwarded decision, once (log_subrequest) */
-    if (!zmcf->used || r != r->main) {
+    if (zmcf->used.nelts == 0 || r != r->main) {
         return NGX_OK;
     }
 
@@ -880,6 +1083,46 @@ ngx_http_zoll_log_handler(ngx_http_request_t *r)
 }
 
 
+/* $zoll_tenant is known wherever the key is: also before the precontent
+ * phase, so that "limit_req_zone $zoll_tenant" limits per tenant. */
+
+static ngx_int_t
+ngx_http_zoll_tenant_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v)
+{
+    ngx_http_zoll_ctx_t        *ctx;
+    const zoll_tenant_t        *t;
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    zmcf = ngx_http_get_module_main_conf(r, ngx_http_zoll_module);
+
+    if (zmcf->policy == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ctx = ngx_http_zoll_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    t = ngx_http_zoll_authenticate(r, zmcf, ctx);
+
+    if (t == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) t->id;
+    v->len = ngx_strlen(t->id);
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_zoll_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
@@ -888,6 +1131,10 @@ ngx_http_zoll_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     size_t                      len = 0;
     ngx_http_zoll_ctx_t        *ctx;
     const zoll_region_t        *region;
+
+    if (data == NGX_HTTP_ZOLL_VAR_TENANT) {
+        return ngx_http_zoll_tenant_variable(r, v);
+    }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
 
@@ -902,7 +1149,6 @@ ngx_http_zoll_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     switch ((ngx_http_zoll_var_e) data) {
 
     case NGX_HTTP_ZOLL_VAR_TENANT:
-        s = ctx->d.tenant ? ctx->d.tenant->id : NULL;
         break;
 
     case NGX_HTTP_ZOLL_VAR_UPSTREAM:
@@ -1034,8 +1280,10 @@ ngx_http_zoll(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_zoll_loc_conf_t *zlcf = conf;
 
-    ngx_str_t                  *value;
-    ngx_http_zoll_main_conf_t  *zmcf;
+    ngx_str_t                   *value;
+    ngx_uint_t                   i;
+    const zoll_subprocessor_t  **used;
+    ngx_http_zoll_main_conf_t   *zmcf;
 
     if (zlcf->sp != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
@@ -1044,7 +1292,7 @@ ngx_http_zoll(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
-        zlcf->sp = NULL;
+        zlcf->sp = &ngx_http_zoll_off;
         return NGX_CONF_OK;
     }
 
@@ -1063,7 +1311,20 @@ ngx_http_zoll(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    zmcf->used = 1;
+    used = zmcf->used.elts;
+
+    for (i = 0; i < zmcf->used.nelts; i++) {
+        if (used[i] == zlcf->sp) {
+            return NGX_CONF_OK;
+        }
+    }
+
+    used = ngx_array_push(&zmcf->used);
+    if (used == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *used = zlcf->sp;
 
     return NGX_CONF_OK;
 }
@@ -1084,8 +1345,16 @@ ngx_http_zoll_create_main_conf(ngx_conf_t *cf)
      *
      *     zmcf->policy = NULL;
      *     zmcf->log = NULL;
-     *     zmcf->used = 0;
      */
+
+    if (ngx_array_init(&zmcf->used, cf->pool, 4,
+                       sizeof(zoll_subprocessor_t *))
+        != NGX_OK
+        || ngx_array_init(&zmcf->key_vars, cf->pool, 4, sizeof(ngx_int_t))
+           != NGX_OK)
+    {
+        return NULL;
+    }
 
     zmcf->request_id_index = NGX_CONF_UNSET;
 
@@ -1098,9 +1367,10 @@ ngx_http_zoll_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_zoll_main_conf_t *zmcf = conf;
 
-    ngx_str_t  name = ngx_string("request_id");
+    ngx_str_t  *name, request_id = ngx_string("request_id");
+    ngx_int_t  *index;
 
-    if (!zmcf->used) {
+    if (zmcf->used.nelts == 0) {
         return NGX_CONF_OK;
     }
 
@@ -1111,9 +1381,71 @@ ngx_http_zoll_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    zmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
+    zmcf->request_id_index = ngx_http_get_variable_index(cf, &request_id);
     if (zmcf->request_id_index == NGX_ERROR) {
         return NGX_CONF_ERROR;
+    }
+
+    for (name = ngx_http_zoll_key_vars; name->len; name++) {
+        index = ngx_array_push(&zmcf->key_vars);
+        if (index == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *index = ngx_http_get_variable_index(cf, name);
+        if (*index == NGX_ERROR) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return ngx_http_zoll_check_upstreams(cf, zmcf);
+}
+
+
+/* Every region a Zoll location may route to must be an upstream{} block:
+ * "proxy_pass $zoll_upstream" then needs no resolver, keeps its keepalive
+ * pool, and a typo fails nginx -t instead of a request. */
+
+static char *
+ngx_http_zoll_check_upstreams(ngx_conf_t *cf, ngx_http_zoll_main_conf_t *zmcf)
+{
+    size_t                          len;
+    ngx_uint_t                      i, j, k;
+    const zoll_region_t            *region;
+    const zoll_subprocessor_t     **sp;
+    ngx_http_upstream_srv_conf_t  **uscf;
+    ngx_http_upstream_main_conf_t  *umcf;
+
+    umcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_upstream_module);
+    uscf = umcf->upstreams.elts;
+    sp = zmcf->used.elts;
+
+    for (i = 0; i < zmcf->used.nelts; i++) {
+        for (j = 0; j < sp[i]->nregions; j++) {
+            region = &sp[i]->regions[j];
+            len = ngx_strlen(region->upstream);
+
+            for (k = 0; k < umcf->upstreams.nelts; k++) {
+                if ((uscf[k]->flags & NGX_HTTP_UPSTREAM_CREATE)
+                    && uscf[k]->host.len == len
+                    && ngx_strncasecmp(uscf[k]->host.data,
+                                       (u_char *) region->upstream, len)
+                       == 0)
+                {
+                    break;
+                }
+            }
+
+            if (k == umcf->upstreams.nelts) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "zoll: subprocessor \"%s\", region "
+                                   "\"%s\" of policy \"%V\" needs an "
+                                   "\"upstream %s { ... }\" block",
+                                   sp[i]->id, region->id,
+                                   &zmcf->policy_path, region->upstream);
+                return NGX_CONF_ERROR;
+            }
+        }
     }
 
     return NGX_CONF_OK;

@@ -135,6 +135,41 @@ def policy(env):
         env.apply_policy(env.base_policy)
 
 
+@pytest.fixture
+def make_gateway(env, tmp_path):
+    """Further gateways in front of the session's mocks, for tests that
+    need another configuration; stopped after the test."""
+    made = []
+
+    def make(policy=None, eu_port=None, start=True, **kw):
+        gw = zollenv.Gateway(tmp_path / f"gw{len(made)}", env.run,
+                             policy or env.policy_path,
+                             eu_port or env.eu.port, env.us.port, **kw)
+        made.append(gw)
+        return gw.start() if start else gw
+
+    yield make
+    for gw in made:
+        gw.stop()
+
+
+def request_as(gw, tenant_key, path="/openai/v1/chat/completions",
+               body=None, headers=None):
+    hdrs = {"Authorization": f"Bearer {tenant_key}"}
+    hdrs.update(headers or {})
+    return gw.request("POST", path, body or chat(), hdrs)
+
+
+def wait_records(gw, n):
+    """The first n records of gw's transfer log; an outcome is written in
+    the log phase, just after the response."""
+    deadline = time.monotonic() + 3
+    while len(gw.transfer_records()) < n:
+        assert time.monotonic() < deadline, gw.transfer_records()
+        time.sleep(0.02)
+    return gw.transfer_records()[:n]
+
+
 def chat(text="Hallo, wie geht es?", **extra):
     body = {"model": "gpt-4o-mini",
             "messages": [{"role": "user", "content": text}]}

@@ -6,37 +6,17 @@ import signal
 import subprocess
 import time
 
-import pytest
-
 import zollenv
-from conftest import chat
-
-
-@pytest.fixture
-def gateway(env, tmp_path):
-    gws = []
-
-    def make(**kw):
-        gw = zollenv.Gateway(tmp_path / f"gw{len(gws)}", env.run,
-                             kw.pop("policy", env.policy_path), env.eu.port,
-                             env.us.port, **kw)
-        gws.append(gw)
-        return gw
-
-    yield make
-    for gw in gws:
-        gw.stop()
+from conftest import chat, request_as
 
 
 def test_unwritable_transfer_log_gives_503_and_nothing_is_forwarded(
-        env, gateway):
+        env, make_gateway):
     # /dev/full accepts the open and fails every write with ENOSPC: the
     # disk-full case at run time
-    gw = gateway(transfer_log="/dev/full").start()
+    gw = make_gateway(transfer_log="/dev/full")
     marks = env.eu.mark(), env.us.mark()
-    status, headers, body = gw.request(
-        "POST", "/openai/v1/chat/completions", chat(),
-        {"Authorization": f"Bearer {env.keys['acme_eu']}"})
+    status, headers, body = request_as(gw, env.keys["acme_eu"])
     assert status == 503
     err = json.loads(body)["error"]
     assert err["code"] == "transfer_log_unwritable"
@@ -45,14 +25,15 @@ def test_unwritable_transfer_log_gives_503_and_nothing_is_forwarded(
     assert "write to transfer log \"/dev/full\" failed" in log
 
 
-def test_bad_policy_fails_nginx_t_with_the_json_path(env, gateway, tmp_path):
+def test_bad_policy_fails_nginx_t_with_the_json_path(env, make_gateway,
+                                                     tmp_path):
     p = env.policy()
     # the typo that matters: "suspend" instead of "suspended"
     p["legal_bases"][3]["suspend"] = True
     bad = tmp_path / "bad-policy.json"
     env.write_policy(p, bad)
 
-    ok, out = gateway(policy=bad).test_config()
+    ok, out = make_gateway(policy=bad, start=False).test_config()
     assert not ok
     assert '$.legal_bases[3]: unknown key "suspend"' in out
     assert "[emerg]" in out
@@ -63,20 +44,20 @@ def test_bad_policy_fails_nginx_t_with_the_json_path(env, gateway, tmp_path):
     assert '$.legal_bases[3]: unknown key "suspend"' in r.stderr
 
 
-def test_plaintext_endpoint_is_rejected_at_config_time(env, gateway,
+def test_plaintext_endpoint_is_rejected_at_config_time(env, make_gateway,
                                                        tmp_path):
     p = env.policy()
     p["subprocessors"][0]["regions"][0]["endpoint"] = "http://us.example"
     bad = tmp_path / "http-policy.json"
     env.write_policy(p, bad)
-    ok, out = gateway(policy=bad).test_config()
+    ok, out = make_gateway(policy=bad, start=False).test_config()
     assert not ok
     assert "$.subprocessors[0].regions[0].endpoint" in out
     assert "only https endpoints are accepted" in out
 
 
-def test_zoll_without_transfer_log_does_not_start(env, gateway, tmp_path):
-    gw = gateway()
+def test_zoll_without_transfer_log_does_not_start(env, make_gateway):
+    gw = make_gateway(start=False)
     gw.render()
     conf = gw.conf.read_text().replace(
         f"zoll_transfer_log {gw.transfer_log};", "")
@@ -86,15 +67,23 @@ def test_zoll_without_transfer_log_does_not_start(env, gateway, tmp_path):
     assert '"zoll_transfer_log" is not set' in r.stderr
 
 
-def test_unknown_subprocessor_in_location_fails_nginx_t(env, gateway):
-    gw = gateway()
-    gw.render()
-    loc = gw.run / "locations.conf"
-    loc.write_text(loc.read_text().replace("zoll mistral;",
-                                           "zoll mistrall;"))
-    r = gw.nginx("-t", check=False)
-    assert r.returncode != 0
-    assert 'subprocessor "mistrall" is not in policy' in r.stderr
+def test_unknown_subprocessor_in_location_fails_nginx_t(env, make_gateway):
+    ok, out = make_gateway(start=False, edit=lambda t: t.replace(
+        "zoll mistral;", "zoll mistrall;")).test_config()
+    assert not ok
+    assert 'subprocessor "mistrall" is not in policy' in out
+
+
+def test_region_without_upstream_block_fails_nginx_t(env, make_gateway,
+                                                     tmp_path):
+    p = env.policy()
+    p["subprocessors"][0]["regions"][1]["upstream"] = "zoll_eu_typo"
+    policy = tmp_path / "typo-policy.json"
+    env.write_policy(p, policy)
+    ok, out = make_gateway(policy=policy, start=False).test_config()
+    assert not ok
+    assert f'subprocessor "openai", region "eu" of policy "{policy}" ' \
+           'needs an "upstream zoll_eu_typo { ... }" block' in out
 
 
 def test_bad_reload_keeps_the_running_policy(env, policy):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 import zollenv
-from conftest import chat
+from conftest import chat, request_as, wait_records
 
 
 def test_plaintext_http_gets_426_and_nothing_is_forwarded(env):
@@ -43,31 +43,22 @@ def test_tls11_handshake_is_refused(env):
     assert env.eu.since(marks[0]) == [] and env.us.since(marks[1]) == []
 
 
-@pytest.fixture
-def legacy_gateway(env, tmp_path):
+def test_module_refuses_tls11_even_if_the_server_allows_it(env,
+                                                           make_gateway,
+                                                           tmp_path):
     """A server block that (wrongly) allows TLS 1.1: the module itself must
     still refuse, whatever ssl_protocols says."""
     port = zollenv.free_port()
-    extra = f"""
+    gw = make_gateway(extra=f"""
     server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {env.run}/gateway.pem;
         ssl_certificate_key {env.run}/gateway.key;
         ssl_protocols TLSv1.1 TLSv1.2;
         ssl_ciphers DEFAULT:@SECLEVEL=0;
-        include {tmp_path}/gw/locations.conf;
-    }}"""
-    gw = zollenv.Gateway(tmp_path / "gw", env.run, env.policy_path,
-                         env.eu.port, env.us.port, extra=extra).start()
-    gw.legacy_port = port
-    yield gw
-    gw.stop()
-
-
-def test_module_refuses_tls11_even_if_the_server_allows_it(env,
-                                                           legacy_gateway):
-    gw = legacy_gateway
-    gw.https_port = gw.legacy_port
+        include {tmp_path}/gw0/locations.conf;
+    }}""")
+    gw.https_port = port
     marks = env.eu.mark(), env.us.mark()
     status, headers, body = gw.request(
         "POST", "/openai/v1/chat/completions", chat(),
@@ -88,53 +79,26 @@ def impostor(env, tmp_path):
     mock.stop()
 
 
-def gateway_before(env, tmp_path, impostor, edit_locations=None):
-    gw = zollenv.Gateway(tmp_path / "gw", env.run, env.policy_path,
-                         impostor.port, env.us.port)
-    gw.render()
-    if edit_locations:
-        loc = gw.run / "locations.conf"
-        loc.write_text(edit_locations(loc.read_text()))
-    r = gw.nginx(check=False)
-    assert r.returncode == 0, r.stderr
-    zollenv.wait_port(gw.https_port)
-    return gw
-
-
-def decision_and_outcome(gw):
-    # the outcome is written in the log phase, after the response
-    deadline = time.monotonic() + 3
-    while len(gw.transfer_records()) < 2:
-        assert time.monotonic() < deadline, gw.transfer_records()
-        time.sleep(0.02)
-    return gw.transfer_records()
-
-
 def test_upstream_with_a_certificate_for_another_host_gets_nothing(
-        env, tmp_path, impostor):
+        env, make_gateway, impostor):
     """proxy_ssl_verify in zoll_proxy.conf: a provider endpoint whose
     certificate does not name the policy's host is never sent the request."""
-    gw = gateway_before(env, tmp_path, impostor)
-    try:
-        status, headers, body = gw.request(
-            "POST", "/openai/v1/chat/completions", chat(),
-            {"Authorization": f"Bearer {env.keys['acme_eu']}"})
-        assert status == 502
-        assert impostor.since(0) == []
-        log = (gw.run / "error.log").read_text()
-        assert "upstream SSL certificate does not match" in log
-        # the decision was recorded before connecting; the outcome says
-        # that the upstream leg failed
-        d, o = decision_and_outcome(gw)
-        assert d["decision"] == "forwarded" and d["region"] == "eu"
-        assert (o["event"], o["status"], o["upstream_status"]) == \
-            ("outcome", 502, 502)
-        assert o["request_id"] == d["request_id"]
-    finally:
-        gw.stop()
+    gw = make_gateway(eu_port=impostor.port)
+    status, headers, body = request_as(gw, env.keys["acme_eu"])
+    assert status == 502
+    assert impostor.since(0) == []
+    log = (gw.run / "error.log").read_text()
+    assert "upstream SSL certificate does not match" in log
+    # the decision was recorded before connecting; the outcome says that
+    # the upstream leg failed
+    d, o = wait_records(gw, 2)
+    assert d["decision"] == "forwarded" and d["region"] == "eu"
+    assert (o["event"], o["status"], o["upstream_status"]) == \
+        ("outcome", 502, 502)
+    assert o["request_id"] == d["request_id"]
 
 
-def test_outcome_survives_an_internal_redirect(env, tmp_path, impostor):
+def test_outcome_survives_an_internal_redirect(env, make_gateway, impostor):
     """error_page redirects internally, which clears module contexts; the
     outcome of the forwarded request must still be recorded."""
     fallback = """error_page 502 = @provider_down;
@@ -144,22 +108,15 @@ def test_outcome_survives_an_internal_redirect(env, tmp_path, impostor):
         return 502 '{"error":{"message":"provider unreachable"}}';
     }
     location /anthropic/ {"""
-    gw = gateway_before(
-        env, tmp_path, impostor,
-        lambda text: text.replace("}\n\nlocation /anthropic/ {",
-                                  fallback, 1))
-    try:
-        status, headers, body = gw.request(
-            "POST", "/openai/v1/chat/completions", chat(),
-            {"Authorization": f"Bearer {env.keys['acme_eu']}"})
-        assert status == 502
-        assert json.loads(body)["error"]["message"] == "provider unreachable"
-        d, o = decision_and_outcome(gw)
-        assert (d["decision"], o["event"], o["upstream_status"]) == \
-            ("forwarded", "outcome", 502)
-        assert o["request_id"] == d["request_id"]
-    finally:
-        gw.stop()
+    gw = make_gateway(eu_port=impostor.port, edit=lambda text: text.replace(
+        "}\n\nlocation /anthropic/ {", fallback, 1))
+    status, headers, body = request_as(gw, env.keys["acme_eu"])
+    assert status == 502
+    assert json.loads(body)["error"]["message"] == "provider unreachable"
+    d, o = wait_records(gw, 2)
+    assert (d["decision"], o["event"], o["upstream_status"]) == \
+        ("forwarded", "outcome", 502)
+    assert o["request_id"] == d["request_id"]
 
 
 def curl_h2(env, path, *args):

@@ -111,7 +111,7 @@ class Gateway:
 
     def __init__(self, run_dir, certs_dir, policy, eu_port, us_port,
                  https_port=None, http_port=None, transfer_log=None,
-                 extra=""):
+                 extra="", edit=None):
         self.run = Path(run_dir)
         self.certs = Path(certs_dir)
         self.policy = Path(policy)
@@ -127,12 +127,16 @@ class Gateway:
             "EXTRA": extra,
         }
         self.conf = self.run / "nginx.conf"
+        # edit(text) -> text: changes the rendered locations.conf (tests)
+        self.edit = edit
 
     def render(self):
         self.run.mkdir(parents=True, exist_ok=True)
         (self.run / "tmp").mkdir(exist_ok=True)
-        render(CONFIG / "demo/locations.conf", self.run / "locations.conf",
-               self.values)
+        loc = self.run / "locations.conf"
+        render(CONFIG / "demo/locations.conf", loc, self.values)
+        if self.edit:
+            loc.write_text(self.edit(loc.read_text()))
         render(CONFIG / "demo/nginx.conf.in", self.conf, self.values)
 
     def nginx(self, *args, check=True):
