@@ -138,8 +138,8 @@ typedef enum {
     ZOLL_ERR_TLS_REQUIRED,       /* 426 */
     ZOLL_ERR_NO_LAWFUL_ROUTE,    /* 451 */
     ZOLL_ERR_LOG_UNWRITABLE,     /* 503 */
-    ZOLL_ERR_UPSTREAM,           /* 502: upstream failed after forwarding */
-    ZOLL_ERR_UNPROTECTED         /* 500: redirected out of Zoll's control */
+    ZOLL_ERR_UNPROTECTED,        /* 500: redirected out of Zoll's control */
+    ZOLL_STATUS_N                /* the number of statuses; keep it last */
 } zoll_status_e;
 
 int zoll_status_http(zoll_status_e s);

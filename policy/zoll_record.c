@@ -182,7 +182,6 @@ zoll_error_type(int http)
     case 403: return "permission_error";
     case 451: return "permission_error";
     case 500:
-    case 502:
     case 503: return "api_error";
     default:  return "invalid_request_error";
     }
@@ -197,7 +196,6 @@ zoll_error_status(int http)
     case 403: return "PERMISSION_DENIED";
     case 451: return "PERMISSION_DENIED";
     case 500: return "INTERNAL";
-    case 502:
     case 503: return "UNAVAILABLE";
     case 426: return "FAILED_PRECONDITION";
     default:  return "INVALID_ARGUMENT";

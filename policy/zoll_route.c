@@ -24,7 +24,6 @@ static const struct {
     [ZOLL_ERR_TLS_REQUIRED]    = { 426, "tls_required" },
     [ZOLL_ERR_NO_LAWFUL_ROUTE] = { 451, "no_lawful_route" },
     [ZOLL_ERR_LOG_UNWRITABLE]  = { 503, "transfer_log_unwritable" },
-    [ZOLL_ERR_UPSTREAM]        = { 502, "upstream_failed" },
     [ZOLL_ERR_UNPROTECTED]     = { 500, "unprotected_location" },
 };
 

@@ -458,7 +458,8 @@ static const struct {
       "PERMISSION_DENIED" },
     { ZOLL_ERR_BAD_REQUEST, 400, "invalid_request_error",
       "INVALID_ARGUMENT" },
-    { ZOLL_ERR_UPSTREAM, 502, "api_error", "UNAVAILABLE" },
+    { ZOLL_ERR_LOG_UNWRITABLE, 503, "api_error", "UNAVAILABLE" },
+    { ZOLL_ERR_UNPROTECTED, 500, "api_error", "INTERNAL" },
 };
 
 #define ZT_NERRORS  (sizeof(zt_errors) / sizeof(zt_errors[0]))
@@ -647,7 +648,7 @@ test_status_table(void **state)
         { ZOLL_ERR_TLS_REQUIRED, 426, "tls_required" },
         { ZOLL_ERR_NO_LAWFUL_ROUTE, 451, "no_lawful_route" },
         { ZOLL_ERR_LOG_UNWRITABLE, 503, "transfer_log_unwritable" },
-        { ZOLL_ERR_UPSTREAM, 502, "upstream_failed" },
+        { ZOLL_ERR_UNPROTECTED, 500, "unprotected_location" },
     };
 
     size_t  i;
@@ -655,7 +656,7 @@ test_status_table(void **state)
     (void) state;
 
     /* every enum value, in order, so a new one cannot go untested */
-    assert_int_equal(sizeof(want) / sizeof(want[0]), ZOLL_ERR_UPSTREAM + 1);
+    assert_int_equal(sizeof(want) / sizeof(want[0]), ZOLL_STATUS_N);
 
     for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         assert_int_equal(want[i].s, i);
