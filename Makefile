@@ -8,7 +8,7 @@ OPT      ?= -O2 -g
 CFLAGS_Z  = -std=gnu11 $(OPT) -fPIC -Wall -Wextra -Werror -Wshadow \
             -Wpointer-arith -Wformat=2 -D_FORTIFY_SOURCE=2 \
             -fstack-protector-strong -Ipolicy $(EXTRA_CFLAGS)
-LIBS      = -ljansson -lcrypto
+LIBS      = -ljansson -lcrypto -lpcre2-8 -lhs
 
 ENGINE_SRC = $(wildcard policy/*.c)
 ENGINE_OBJ = $(ENGINE_SRC:policy/%.c=$(B)/obj/%.o)

@@ -5,6 +5,8 @@
  *   zollctl explain --policy FILE --tenant ID --subprocessor ID [--json]
  *   zollctl key new
  *   zollctl key hash            (reads a key on stdin)
+ *   zollctl scan [--rules DIR] [--json] [--lines] [--pcre-only]
+ *   zollctl redact --policy FILE --tenant ID [--pcre-only]
  *
  * It uses exactly the engine the nginx module uses, so "explain" shows the
  * decision the gateway will take.
@@ -26,7 +28,11 @@ usage(void)
         "       zollctl explain --policy FILE --tenant ID "
         "--subprocessor ID [--json]\n"
         "       zollctl key new\n"
-        "       zollctl key hash < keyfile\n");
+        "       zollctl key hash < keyfile\n"
+        "       zollctl scan [--rules DIR] [--json] [--lines] "
+        "[--pcre-only] < text\n"
+        "       zollctl redact --policy FILE --tenant ID [--pcre-only] "
+        "< body\n");
     return 2;
 }
 
@@ -247,6 +253,290 @@ cmd_key(int argc, char **argv)
 }
 
 
+#define ZOLLCTL_INPUT_MAX  (256 * 1024 * 1024)
+
+/* All of stdin; NUL-terminated for convenience, *n excludes the NUL. */
+
+static unsigned char *
+read_all(FILE *f, size_t *n)
+{
+    size_t          cap, got;
+    unsigned char  *buf, *nb;
+
+    cap = 65536;
+    *n = 0;
+
+    buf = malloc(cap);
+    if (buf == NULL) {
+        return NULL;
+    }
+
+    for ( ;; ) {
+        got = fread(buf + *n, 1, cap - *n - 1, f);
+        *n += got;
+
+        if (got == 0) {
+            break;
+        }
+
+        if (*n + 1 == cap) {
+            if (cap >= ZOLLCTL_INPUT_MAX) {
+                free(buf);
+                return NULL;
+            }
+
+            cap *= 2;
+            nb = realloc(buf, cap);
+            if (nb == NULL) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+        }
+    }
+
+    buf[*n] = '\0';
+    return buf;
+}
+
+
+static void
+scan_print(const zoll_rules_t *rs, const unsigned char *text,
+    const zoll_span_t *spans, size_t n, int json, int lines)
+{
+    size_t  i;
+
+    if (lines) {
+        putchar('[');
+    }
+
+    for (i = 0; i < n; i++) {
+        if (json || lines) {
+            printf("%s{\"start\":%zu,\"end\":%zu,\"entity\":\"%s\","
+                   "\"rule\":\"%s\"}%s", (lines && i) ? "," : "",
+                   spans[i].start, spans[i].end,
+                   zoll_rule_entity(rs, spans[i].rule),
+                   zoll_rule_id(rs, spans[i].rule), lines ? "" : "\n");
+
+        } else {
+            printf("%zu-%zu %s (%s): %.*s\n", spans[i].start, spans[i].end,
+                   zoll_rule_entity(rs, spans[i].rule),
+                   zoll_rule_id(rs, spans[i].rule),
+                   (int) (spans[i].end - spans[i].start),
+                   text + spans[i].start);
+        }
+    }
+
+    if (lines) {
+        puts("]");
+    }
+}
+
+
+/* --lines: every input line is one JSON string, decoded and scanned on its
+ * own (this is how tests/eval feeds a corpus through one process). */
+
+static int
+scan_lines(const zoll_rules_t *rs, zoll_scanner_t *sc, char *in)
+{
+    char               *line, *next;
+    size_t              n;
+    json_t             *s;
+    json_error_t        jerr;
+    const zoll_span_t  *spans;
+
+    for (line = in; *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) {
+            *next++ = '\0';
+        } else {
+            next = line + strlen(line);
+        }
+
+        s = json_loads(line, JSON_DECODE_ANY, &jerr);
+
+        if (!json_is_string(s)) {
+            fprintf(stderr, "zollctl: a line is not a JSON string\n");
+            json_decref(s);
+            return 1;
+        }
+
+        if (zoll_scan(sc, (const unsigned char *) json_string_value(s),
+                      json_string_length(s), &spans, &n) != 0)
+        {
+            fprintf(stderr, "zollctl: the scan failed\n");
+            json_decref(s);
+            return 1;
+        }
+
+        scan_print(rs, (const unsigned char *) json_string_value(s), spans,
+                   n, 1, 1);
+        json_decref(s);
+    }
+
+    return 0;
+}
+
+
+static int
+cmd_scan(int argc, char **argv)
+{
+    int                 i, json, lines, rc;
+    char                err[ZOLL_ERR_LEN];
+    size_t              len, n;
+    unsigned            mode;
+    const char         *dir;
+    unsigned char      *in;
+    zoll_rules_t       *rs;
+    zoll_scanner_t     *sc;
+    const zoll_span_t  *spans;
+
+    dir = "rules";
+    json = 0;
+    lines = 0;
+    mode = 0;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+
+        } else if (strcmp(argv[i], "--lines") == 0) {
+            lines = 1;
+
+        } else if (strcmp(argv[i], "--pcre-only") == 0) {
+            mode = ZOLL_SCAN_PCRE_ONLY;
+
+        } else if (i + 1 < argc && strcmp(argv[i], "--rules") == 0) {
+            dir = argv[++i];
+
+        } else {
+            return usage();
+        }
+    }
+
+    rs = zoll_rules_load(dir, err, sizeof(err));
+    if (rs == NULL) {
+        fprintf(stderr, "%s: %s\n", dir, err);
+        return 1;
+    }
+
+    sc = zoll_scanner_new(rs, mode);
+    in = read_all(stdin, &len);
+
+    if (sc == NULL || in == NULL) {
+        fprintf(stderr, "zollctl: out of memory or input too large\n");
+        rc = 1;
+
+    } else if (lines) {
+        rc = scan_lines(rs, sc, (char *) in);
+
+    } else if (zoll_scan(sc, in, len, &spans, &n) != 0) {
+        fprintf(stderr, "zollctl: the scan failed\n");
+        rc = 1;
+
+    } else {
+        scan_print(rs, in, spans, n, json, 0);
+        rc = 0;
+    }
+
+    free(in);
+    zoll_scanner_free(sc);
+    zoll_rules_free(rs);
+    return rc;
+}
+
+
+static int
+cmd_redact(int argc, char **argv)
+{
+    int                   i, rc;
+    size_t                len, e;
+    unsigned              mode;
+    const char           *policy, *tenant;
+    unsigned char        *in;
+    zoll_policy_t        *p;
+    zoll_redactor_t      *rd;
+    zoll_redaction_t      res;
+    const zoll_tenant_t  *t;
+    const zoll_rules_t   *rs;
+
+    policy = NULL;
+    tenant = NULL;
+    mode = 0;
+
+    for (i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--pcre-only") == 0) {
+            mode = ZOLL_SCAN_PCRE_ONLY;
+
+        } else if (i + 1 < argc && strcmp(argv[i], "--policy") == 0) {
+            policy = argv[++i];
+
+        } else if (i + 1 < argc && strcmp(argv[i], "--tenant") == 0) {
+            tenant = argv[++i];
+
+        } else {
+            return usage();
+        }
+    }
+
+    if (policy == NULL || tenant == NULL) {
+        return usage();
+    }
+
+    p = load(policy);
+    if (p == NULL) {
+        return 1;
+    }
+
+    t = zoll_policy_tenant_by_id(p, tenant);
+    if (t == NULL) {
+        fprintf(stderr, "zollctl: no tenant \"%s\"\n", tenant);
+        zoll_policy_free(p);
+        return 1;
+    }
+
+    rd = zoll_redactor_new(p, mode);
+    in = read_all(stdin, &len);
+
+    if (rd == NULL || in == NULL) {
+        fprintf(stderr, "zollctl: out of memory or input too large\n");
+        rc = 1;
+        goto done;
+    }
+
+    if (zoll_redact(rd, t, in, len, &res) != ZOLL_OK) {
+        fprintf(stderr, "zollctl: refused: %d %s: %s\n",
+                zoll_status_http(res.status), zoll_status_code(res.status),
+                res.reason);
+        rc = 3;
+        goto done;
+    }
+
+    fwrite(res.body, 1, res.len, stdout);
+
+    rs = zoll_policy_rules(p);
+    fprintf(stderr, "profile %s: %zu replaced", t->profile->id,
+            res.redacted);
+
+    for (e = 0; e < zoll_rules_entities(rs); e++) {
+        if (zoll_redaction_found(rd, (unsigned) e)) {
+            fprintf(stderr, ", %s %zu", zoll_rules_entity(rs, (unsigned) e),
+                    zoll_redaction_found(rd, (unsigned) e));
+        }
+    }
+
+    fputc('\n', stderr);
+    rc = 0;
+
+done:
+
+    free(in);
+    zoll_redactor_free(rd);
+    zoll_policy_free(p);
+    return rc;
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -264,6 +554,14 @@ main(int argc, char **argv)
 
     if (strcmp(argv[1], "key") == 0) {
         return cmd_key(argc - 2, argv + 2);
+    }
+
+    if (strcmp(argv[1], "scan") == 0) {
+        return cmd_scan(argc - 2, argv + 2);
+    }
+
+    if (strcmp(argv[1], "redact") == 0) {
+        return cmd_redact(argc - 2, argv + 2);
     }
 
     return usage();

@@ -87,9 +87,32 @@ typedef struct {
 } zoll_grant_t;
 
 
+/* What happens to a span of personal data before the body leaves. */
+
+typedef enum {
+    ZOLL_OP_KEEP = 0,        /* sent as it is (a deliberate policy choice) */
+    ZOLL_OP_MASK,            /* "[EMAIL]" */
+    ZOLL_OP_PSEUDONYMIZE,    /* "[EMAIL_3f9a1c2b]", HMAC with the tenant key */
+    ZOLL_OP_TOKENIZE,        /* "[EMAIL_1]", reversible within the request */
+    ZOLL_OP_BLOCK,           /* the request is refused with 422 */
+    ZOLL_OP_N
+} zoll_op_e;
+
+#define ZOLL_ENTITIES_MAX  64
+
+/* A redaction profile: an operator per entity of the rule packs. */
+typedef struct {
+    const char     *id;
+    unsigned char   ops[ZOLL_ENTITIES_MAX];     /* zoll_op_e */
+    unsigned        uses;                       /* bit per zoll_op_e */
+} zoll_profile_t;
+
+
 typedef struct {
     const char                  *id;
     zoll_residency_e             residency;
+    const zoll_profile_t        *profile;
+    char                        *pseudonym_key;   /* NULL if unused */
     unsigned char              (*key_hashes)[ZOLL_SHA256_LEN];
     size_t                       nkeys;
     zoll_grant_t                *grants;
@@ -139,6 +162,9 @@ typedef enum {
     ZOLL_ERR_NO_LAWFUL_ROUTE,    /* 451 */
     ZOLL_ERR_LOG_UNWRITABLE,     /* 503 */
     ZOLL_ERR_UNPROTECTED,        /* 500: redirected out of Zoll's control */
+    ZOLL_ERR_TOO_LARGE,          /* 413 */
+    ZOLL_ERR_UNINSPECTABLE,      /* 415 */
+    ZOLL_ERR_PII_BLOCKED,        /* 422 */
     ZOLL_STATUS_N                /* the number of statuses; keep it last */
 } zoll_status_e;
 
@@ -191,6 +217,8 @@ typedef struct {
     zoll_str_t          client;         /* already truncated/hashed */
     int64_t             request_bytes;  /* -1 unknown */
     const zoll_subprocessor_t  *sp;     /* the location's subprocessor */
+    const struct zoll_redactor_s *redaction;  /* the body's, or NULL if
+                                                 it was not inspected */
 } zoll_request_info_t;
 
 size_t zoll_record_decision(const zoll_policy_t *p,
@@ -218,6 +246,92 @@ size_t zoll_error_body(zoll_api_e api, zoll_status_e s, const char *message,
  * ("203.0.113.0/24"), or "" when the policy omits it.  family is 4 or 6. */
 size_t zoll_client_addr(zoll_client_addr_e mode, int family,
     const unsigned char *addr, char *buf, size_t cap);
+
+/* PII rule packs and the scanner.
+ *
+ * zoll_rules_load() reads every "*.json" pack of a directory, compiles it
+ * and runs each rule's examples; err names the pack, the JSON path and the
+ * problem.  Rules are immutable and may be shared; a scanner holds the
+ * scratch space of one thread (one nginx worker) and is reused for every
+ * text that thread scans. */
+
+typedef struct zoll_rules_s    zoll_rules_t;
+typedef struct zoll_scanner_s  zoll_scanner_t;
+
+typedef struct {
+    size_t    start;       /* byte offsets into the scanned text */
+    size_t    end;
+    unsigned  rule;
+    unsigned  entity;
+} zoll_span_t;
+
+zoll_rules_t *zoll_rules_load(const char *dir, char *err, size_t errlen);
+void zoll_rules_free(zoll_rules_t *rs);
+size_t zoll_rules_count(const zoll_rules_t *rs, size_t *prefiltered);
+const char *zoll_rule_id(const zoll_rules_t *rs, unsigned rule);
+const char *zoll_rule_entity(const zoll_rules_t *rs, unsigned rule);
+size_t zoll_rules_entities(const zoll_rules_t *rs);
+const char *zoll_rules_entity(const zoll_rules_t *rs, unsigned entity);
+int zoll_rules_entity_index(const zoll_rules_t *rs, const char *name);
+
+/* ZOLL_SCAN_PCRE_ONLY runs every rule's PCRE2 pattern over the whole text,
+ * without the Vectorscan prefilter: slower, and the reference the
+ * prefiltered scan must agree with. */
+#define ZOLL_SCAN_PCRE_ONLY  1
+
+zoll_scanner_t *zoll_scanner_new(const zoll_rules_t *rs, unsigned mode);
+void zoll_scanner_free(zoll_scanner_t *sc);
+unsigned zoll_scanner_mode(const zoll_scanner_t *sc);
+
+/* Finds the spans to redact in valid UTF-8 text: every rule's matches that
+ * pass its validator and context, then, where spans overlap, the one of
+ * the higher priority, else the longer one.  The spans are sorted, do not
+ * overlap, and stay valid until the next scan.  Returns -1 if the text
+ * could not be scanned completely (a match limit): fail closed. */
+int zoll_scan(zoll_scanner_t *sc, const unsigned char *text, size_t len,
+    const zoll_span_t **spans, size_t *n);
+
+/* the spans of one rule alone, before overlaps are resolved */
+int zoll_scan_rule(zoll_scanner_t *sc, unsigned rule,
+    const unsigned char *text, size_t len, const zoll_span_t **spans,
+    size_t *n);
+
+
+/* The redactor: one per thread (nginx worker), reused for every body.
+ *
+ * zoll_redact() validates a JSON body, scans its string values and applies
+ * the tenant's profile.  res->body is what may be forwarded: the input
+ * itself when nothing changed, else the redactor's buffer, valid until the
+ * next call.  On any status but ZOLL_OK nothing may be forwarded and
+ * res->reason says why, naming entity types but never values. */
+
+typedef struct zoll_redactor_s  zoll_redactor_t;
+
+typedef struct {
+    zoll_status_e          status;
+    const unsigned char   *body;
+    size_t                 len;
+    int                    changed;
+    size_t                 redacted;       /* spans replaced */
+    char                   reason[256];
+} zoll_redaction_t;
+
+zoll_redactor_t *zoll_redactor_new(const zoll_policy_t *p, unsigned mode);
+void zoll_redactor_free(zoll_redactor_t *rd);
+zoll_status_e zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t,
+    const unsigned char *body, size_t len, zoll_redaction_t *res);
+
+/* after zoll_redact(): spans of an entity found (whatever the operator) */
+size_t zoll_redaction_found(const zoll_redactor_t *rd, unsigned entity);
+
+/* the reversible tokens of the last body: "[EMAIL_1]" into buf
+ * (snprintf-style) and the original value */
+size_t zoll_redaction_tokens(const zoll_redactor_t *rd);
+size_t zoll_redaction_token(const zoll_redactor_t *rd, size_t i, char *buf,
+    size_t cap, zoll_str_t *value);
+
+const zoll_rules_t *zoll_policy_rules(const zoll_policy_t *p);
+
 
 const char *zoll_residency_name(zoll_residency_e r);
 const char *zoll_api_name(zoll_api_e a);

@@ -7,8 +7,13 @@
 #define ZOLL_INTERNAL_H
 
 #include "zoll.h"
+#include "zoll_validate.h"
 
 #include <jansson.h>
+
+#define PCRE2_CODE_UNIT_WIDTH  8
+#include <pcre2.h>
+#include <hs/hs.h>
 
 
 typedef struct {
@@ -32,6 +37,13 @@ struct zoll_policy_s {
     size_t                nsps;
     zoll_tenant_t        *tenants;
     size_t                ntenants;
+
+    zoll_rules_t         *rules;
+    zoll_profile_t       *profiles;
+    size_t                nprofiles;
+    const char          **structural_keys;   /* values not scanned */
+    size_t                nstructural_keys;
+    unsigned              max_depth;
 };
 
 
@@ -56,7 +68,64 @@ void zoll_buf_json_cstr(zoll_buf_t *b, const char *s);   /* NULL -> null */
 size_t zoll_buf_finish(zoll_buf_t *b);                    /* NUL, length */
 
 
+/* supplementary_measures, data_categories, sent_in_clear, redactions */
+void zoll_redaction_record(const zoll_redactor_t *rd, zoll_buf_t *b);
+
 const zoll_legal_basis_t *zoll_adequacy_basis(const zoll_policy_t *p,
     const char *country, const zoll_legal_basis_t *basis);
+
+/* Rule packs (zoll_rules.c) and the scanner (zoll_scan.c) */
+
+#define ZOLL_LIST_REFS_MAX  8
+
+typedef struct {
+    const char          *name;
+    char               **words;         /* sorted, for bsearch */
+    size_t               n;
+    char                *alt;           /* "(?:w1|w2|...)" for Vectorscan */
+} zoll_list_t;
+
+typedef struct {
+    const char          *id;
+    const char          *pack;          /* file name, for errors */
+    unsigned             entity;        /* index into rules->entities */
+    char                *pattern;       /* lists as captures, for PCRE2 */
+    char                *hs_pattern;    /* lists as alternations */
+    pcre2_code          *re;
+    struct {
+        unsigned         group;         /* the capture "zlK" */
+        unsigned         list;
+    }                    lrefs[ZOLL_LIST_REFS_MAX];
+    unsigned             nlrefs;
+    unsigned             group;         /* (?<pii>...) or 0: whole match */
+    uint32_t             pcre_opts;
+    unsigned             hs_flags;
+    unsigned             extended:1;
+    unsigned             in_db:1;       /* prefiltered by Vectorscan */
+    unsigned             ctx_required:1;
+    zoll_validator_pt    validate;
+    int                  priority;
+    size_t               max_len;
+    const char         **ctx_words;
+    size_t               nctx_words;
+    size_t               ctx_window;
+    json_t              *examples;
+} zoll_rule_t;
+
+
+struct zoll_rules_s {
+    json_t              *packs;        /* owns the strings rules point to */
+    char               **names;        /* pack file names */
+    size_t               nnames;
+    zoll_rule_t         *rules;
+    size_t               nrules;
+    const char          *entities[ZOLL_ENTITIES_MAX];
+    size_t               nentities;
+    zoll_list_t         *lists;
+    size_t               nlists;
+    hs_database_t       *db;           /* NULL if no rule could go in */
+    size_t               max_groups;
+};
+
 
 #endif /* ZOLL_INTERNAL_H */

@@ -970,12 +970,304 @@ zoll_load_grant(zoll_load_t *ld, json_t *o, const char *p, zoll_tenant_t *t,
 }
 
 
+static const char *const  zoll_op_names[ZOLL_OP_N] = {
+    "keep", "mask", "pseudonymize", "tokenize", "block"
+};
+
+
+static int
+zoll_get_op(zoll_load_t *ld, json_t *v, const char *path, unsigned char *op)
+{
+    unsigned     i;
+    const char  *s = json_string_value(v);
+
+    for (i = 0; s && i < ZOLL_OP_N; i++) {
+        if (strcmp(s, zoll_op_names[i]) == 0) {
+            *op = (unsigned char) i;
+            return 0;
+        }
+    }
+
+    return zoll_fail(ld, path, "must be one of keep, mask, pseudonymize, "
+                     "tokenize, block");
+}
+
+
+/* A profile names an operator for every entity: "default" for the ones it
+ * does not list, so a rule pack that gains an entity cannot let it through
+ * unnoticed. */
+
+static int
+zoll_load_profile(zoll_load_t *ld, json_t *o, const char *p,
+    zoll_profile_t *prof)
+{
+    static const char *const  keys[] = { "default", "entities",
+                                         "description", NULL };
+
+    char                 q[ZOLL_PATH_LEN], ep[ZOLL_PATH_LEN];
+    int                  e;
+    size_t               i;
+    json_t              *ents, *v;
+    const char          *name, *desc;
+    unsigned char        def;
+    const zoll_rules_t  *rs = ld->policy->rules;
+
+    if (!json_is_object(o)) {
+        return zoll_fail(ld, p, "must be an object");
+    }
+
+    if (zoll_check_keys(ld, o, p, keys) != 0
+        || zoll_get_str(ld, o, p, "description", 0, &desc) != 0)
+    {
+        return -1;
+    }
+
+    zoll_path(q, p, "default");
+
+    if (json_object_get(o, "default") == NULL) {
+        return zoll_fail(ld, q, "is required");
+    }
+
+    if (zoll_get_op(ld, json_object_get(o, "default"), q, &def) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < ZOLL_ENTITIES_MAX; i++) {
+        prof->ops[i] = def;
+    }
+
+    ents = json_object_get(o, "entities");
+
+    if (ents != NULL && !json_is_object(ents)) {
+        zoll_path(q, p, "entities");
+        return zoll_fail(ld, q, "must be an object");
+    }
+
+    json_object_foreach(ents, name, v) {
+        zoll_path(ep, p, "entities");
+        zoll_path(q, ep, name);
+
+        e = zoll_rules_entity_index(rs, name);
+        if (e < 0) {
+            return zoll_fail(ld, q, "no rule pack detects \"%s\"", name);
+        }
+
+        if (zoll_get_op(ld, v, q, &prof->ops[e]) != 0) {
+            return -1;
+        }
+    }
+
+    for (i = 0; i < zoll_rules_entities(rs); i++) {
+        prof->uses |= 1u << prof->ops[i];
+    }
+
+    return 0;
+}
+
+
+static const zoll_profile_t *
+zoll_find_profile(const zoll_policy_t *p, const char *id)
+{
+    size_t  i;
+
+    for (i = 0; i < p->nprofiles; i++) {
+        if (strcmp(p->profiles[i].id, id) == 0) {
+            return &p->profiles[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+zoll_load_redaction(zoll_load_t *ld, json_t *root)
+{
+    static const char *const  keys[] = {
+        "rules", "profiles", "default_profile", "structural_keys",
+        "max_depth", NULL
+    };
+
+    char            q[ZOLL_PATH_LEN], dir[4096], rerr[ZOLL_ERR_LEN];
+    size_t          i;
+    json_t         *o, *profs, *v, *arr, *depth;
+    const char     *rules, *name;
+    zoll_policy_t  *pol = ld->policy;
+
+    o = json_object_get(root, "redaction");
+
+    if (o == NULL) {
+        return zoll_fail(ld, "$.redaction", "is required: without rules "
+                         "and profiles no body could be inspected");
+    }
+
+    if (!json_is_object(o)) {
+        return zoll_fail(ld, "$.redaction", "must be an object");
+    }
+
+    if (zoll_check_keys(ld, o, "$.redaction", keys) != 0
+        || zoll_get_str(ld, o, "$.redaction", "rules", 1, &rules) != 0
+        || zoll_get_array(ld, o, "$.redaction", "structural_keys", 0, &arr)
+           != 0)
+    {
+        return -1;
+    }
+
+    if (rules[0] == '/' || ld->base_dir == NULL) {
+        snprintf(dir, sizeof(dir), "%s", rules);
+
+    } else {
+        snprintf(dir, sizeof(dir), "%s/%s", ld->base_dir, rules);
+    }
+
+    pol->rules = zoll_rules_load(dir, rerr, sizeof(rerr));
+    if (pol->rules == NULL) {
+        return zoll_fail(ld, "$.redaction.rules", "%s", rerr);
+    }
+
+    depth = json_object_get(o, "max_depth");
+    pol->max_depth = 64;
+
+    if (depth != NULL) {
+        if (!json_is_integer(depth) || json_integer_value(depth) < 2
+            || json_integer_value(depth) > 1024)
+        {
+            return zoll_fail(ld, "$.redaction.max_depth", "must be an "
+                             "integer from 2 to 1024");
+        }
+
+        pol->max_depth = (unsigned) json_integer_value(depth);
+    }
+
+    if (arr != NULL) {
+        pol->structural_keys = calloc(json_array_size(arr) + 1,
+                                      sizeof(char *));
+        if (pol->structural_keys == NULL) {
+            return zoll_fail(ld, "$.redaction", "out of memory");
+        }
+
+        json_array_foreach(arr, i, v) {
+            if (!json_is_string(v) || json_string_length(v) == 0) {
+                zoll_path_index(q, "$.redaction", "structural_keys", i);
+                return zoll_fail(ld, q, "must be a non-empty string");
+            }
+
+            pol->structural_keys[i] = json_string_value(v);
+        }
+
+        pol->nstructural_keys = json_array_size(arr);
+    }
+
+    profs = json_object_get(o, "profiles");
+
+    if (!json_is_object(profs) || json_object_size(profs) == 0) {
+        return zoll_fail(ld, "$.redaction.profiles", "must be a non-empty "
+                         "object");
+    }
+
+    pol->profiles = calloc(json_object_size(profs), sizeof(zoll_profile_t));
+    if (pol->profiles == NULL) {
+        return zoll_fail(ld, "$.redaction", "out of memory");
+    }
+
+    json_object_foreach(profs, name, v) {
+        zoll_path(q, "$.redaction.profiles", name);
+
+        if (!zoll_is_id(name)) {
+            return zoll_fail(ld, q, "profile names may hold letters, "
+                             "digits, \"_\", \"-\" and \".\" only");
+        }
+
+        pol->profiles[pol->nprofiles].id = name;
+
+        if (zoll_load_profile(ld, v, q, &pol->profiles[pol->nprofiles])
+            != 0)
+        {
+            return -1;
+        }
+
+        pol->nprofiles++;
+    }
+
+    if (zoll_get_str(ld, o, "$.redaction", "default_profile", 0, &name) != 0)
+    {
+        return -1;
+    }
+
+    if (name != NULL && zoll_find_profile(pol, name) == NULL) {
+        return zoll_fail(ld, "$.redaction.default_profile", "unknown "
+                         "redaction profile \"%s\"", name);
+    }
+
+    return 0;
+}
+
+
+/* The tenant's profile (else the policy's default) and, if it
+ * pseudonymises anything, the tenant's own pseudonym key: one key per
+ * tenant, so the same value gives unlinkable pseudonyms across tenants. */
+
+static int
+zoll_load_tenant_redaction(zoll_load_t *ld, json_t *o, const char *p,
+    zoll_tenant_t *t)
+{
+    char         q[ZOLL_PATH_LEN];
+    const char  *prof, *keyfile;
+
+    if (zoll_get_str(ld, o, p, "redaction", 0, &prof) != 0
+        || zoll_get_str(ld, o, p, "pseudonym_key_file", 0, &keyfile) != 0)
+    {
+        return -1;
+    }
+
+    zoll_path(q, p, "redaction");
+
+    if (prof == NULL) {
+        prof = json_string_value(json_object_get(
+                   json_object_get(ld->policy->root, "redaction"),
+                   "default_profile"));
+
+        if (prof == NULL) {
+            return zoll_fail(ld, q, "is required when "
+                             "$.redaction.default_profile is not set");
+        }
+    }
+
+    t->profile = zoll_find_profile(ld->policy, prof);
+
+    if (t->profile == NULL) {
+        return zoll_fail(ld, q, "unknown redaction profile \"%s\"", prof);
+    }
+
+    zoll_path(q, p, "pseudonym_key_file");
+
+    if (keyfile == NULL) {
+        if (t->profile->uses & (1u << ZOLL_OP_PSEUDONYMIZE)) {
+            return zoll_fail(ld, q, "is required: profile \"%s\" "
+                             "pseudonymises", t->profile->id);
+        }
+
+        return 0;
+    }
+
+    if (zoll_read_credential(ld, q, keyfile, &t->pseudonym_key) != 0) {
+        return -1;
+    }
+
+    if (strlen(t->pseudonym_key) < 16) {
+        return zoll_fail(ld, q, "the key must be at least 16 characters");
+    }
+
+    return 0;
+}
+
+
 static int
 zoll_load_tenant(zoll_load_t *ld, json_t *o, const char *p, zoll_tenant_t *t)
 {
     static const char *const  keys[] = {
         "id", "name", "keys", "residency", "subprocessors", "objections",
-        NULL
+        "redaction", "pseudonym_key_file", NULL
     };
 
     char                  q[ZOLL_PATH_LEN];
@@ -1017,7 +1309,9 @@ zoll_load_tenant(zoll_load_t *ld, json_t *o, const char *p, zoll_tenant_t *t)
         return zoll_fail(ld, q, "must be one of eea_only, adequate, any");
     }
 
-    if (zoll_load_keys(ld, o, p, t) != 0) {
+    if (zoll_load_keys(ld, o, p, t) != 0
+        || zoll_load_tenant_redaction(ld, o, p, t) != 0)
+    {
         return -1;
     }
 
@@ -1173,7 +1467,7 @@ zoll_policy_parse(const char *json, size_t len, const char *base_dir,
 {
     static const char *const  keys[] = {
         "version", "policy_id", "as_of", "legal_bases", "countries",
-        "subprocessors", "tenants", "logging", NULL
+        "subprocessors", "redaction", "tenants", "logging", NULL
     };
 
     json_t         *root, *ver;
@@ -1222,6 +1516,7 @@ zoll_policy_parse(const char *json, size_t len, const char *base_dir,
         || zoll_load_bases(&ld, root) != 0
         || zoll_load_countries(&ld, root) != 0
         || zoll_load_subprocessors(&ld, root) != 0
+        || zoll_load_redaction(&ld, root) != 0
         || zoll_load_tenants(&ld, root) != 0
         || zoll_load_logging(&ld, root) != 0)
     {
@@ -1363,6 +1658,7 @@ zoll_policy_free(zoll_policy_t *p)
 
         free(p->tenants[i].grants);
         free(p->tenants[i].key_hashes);
+        zoll_secret_free(p->tenants[i].pseudonym_key);
         free(p->tenants[i].objections);
     }
 
@@ -1371,8 +1667,18 @@ zoll_policy_free(zoll_policy_t *p)
     free(p->bases);
     free(p->eea);
     free(p->adequacy);
+    free(p->profiles);
+    free(p->structural_keys);
+    zoll_rules_free(p->rules);
     json_decref(p->root);
     free(p);
+}
+
+
+const zoll_rules_t *
+zoll_policy_rules(const zoll_policy_t *p)
+{
+    return p->rules;
 }
 
 

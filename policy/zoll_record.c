@@ -121,9 +121,15 @@ zoll_record_decision(const zoll_policy_t *p, const zoll_request_info_t *ri,
     zoll_buf_cstr(&b, ",\"legal_basis\":");
     zoll_record_basis(&b, d->basis);
 
-    /* filled in by the redaction engine */
-    zoll_buf_cstr(&b, ",\"supplementary_measures\":[]"
-                      ",\"data_categories\":{}");
+    if (ri->redaction) {
+        zoll_redaction_record(ri->redaction, &b);
+
+    } else {
+        /* not inspected (refused before, or no body): nothing is known,
+         * which is not the same as nothing found */
+        zoll_buf_cstr(&b, ",\"supplementary_measures\":[]"
+                          ",\"data_categories\":null");
+    }
 
     zoll_buf_cstr(&b, ",\"client\":");
     if (ri->client.len) {

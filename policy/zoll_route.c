@@ -25,6 +25,9 @@ static const struct {
     [ZOLL_ERR_NO_LAWFUL_ROUTE] = { 451, "no_lawful_route" },
     [ZOLL_ERR_LOG_UNWRITABLE]  = { 503, "transfer_log_unwritable" },
     [ZOLL_ERR_UNPROTECTED]     = { 500, "unprotected_location" },
+    [ZOLL_ERR_TOO_LARGE]       = { 413, "body_too_large" },
+    [ZOLL_ERR_UNINSPECTABLE]   = { 415, "body_not_inspectable" },
+    [ZOLL_ERR_PII_BLOCKED]     = { 422, "pii_blocked" },
 };
 
 

@@ -17,6 +17,9 @@ main(void)
     failed += zt_policy_tests();
     failed += zt_route_tests();
     failed += zt_record_tests();
+    failed += zt_validate_tests();
+    failed += zt_rules_tests();
+    failed += zt_redact_tests();
 
     return failed ? 1 : 0;
 }

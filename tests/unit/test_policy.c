@@ -20,6 +20,8 @@ static const char  zt_minimal[] =
     "     \"address\": \"Dublin\", \"purpose\": \"chat\", \"api\": \"openai\","
     "     \"regions\": [{\"id\": \"eu\", \"endpoint\": \"https://sp.example\","
     "                    \"country\": \"IE\"}]}],"
+    " \"redaction\": {\"rules\": \"rules\", \"default_profile\": \"m\","
+    "                 \"profiles\": {\"m\": {\"default\": \"mask\"}}},"
     " \"tenants\": [{\"id\": \"t\", \"residency\": \"eea_only\","
     "     \"keys\": [\"sha256:555b2b73bfe75d1437f06910d99622dc"
     "526d7b5cb8b8014f06bf37327576bee2\"],"

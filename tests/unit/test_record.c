@@ -460,6 +460,11 @@ static const struct {
       "INVALID_ARGUMENT" },
     { ZOLL_ERR_LOG_UNWRITABLE, 503, "api_error", "UNAVAILABLE" },
     { ZOLL_ERR_UNPROTECTED, 500, "api_error", "INTERNAL" },
+    { ZOLL_ERR_TOO_LARGE, 413, "invalid_request_error", "INVALID_ARGUMENT" },
+    { ZOLL_ERR_UNINSPECTABLE, 415, "invalid_request_error",
+      "INVALID_ARGUMENT" },
+    { ZOLL_ERR_PII_BLOCKED, 422, "invalid_request_error",
+      "INVALID_ARGUMENT" },
 };
 
 #define ZT_NERRORS  (sizeof(zt_errors) / sizeof(zt_errors[0]))
@@ -649,6 +654,9 @@ test_status_table(void **state)
         { ZOLL_ERR_NO_LAWFUL_ROUTE, 451, "no_lawful_route" },
         { ZOLL_ERR_LOG_UNWRITABLE, 503, "transfer_log_unwritable" },
         { ZOLL_ERR_UNPROTECTED, 500, "unprotected_location" },
+        { ZOLL_ERR_TOO_LARGE, 413, "body_too_large" },
+        { ZOLL_ERR_UNINSPECTABLE, 415, "body_not_inspectable" },
+        { ZOLL_ERR_PII_BLOCKED, 422, "pii_blocked" },
     };
 
     size_t  i;

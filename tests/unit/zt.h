@@ -70,5 +70,8 @@ const zoll_subprocessor_t *zt_sp(const zoll_policy_t *p, const char *id);
 int zt_policy_tests(void);
 int zt_route_tests(void);
 int zt_record_tests(void);
+int zt_validate_tests(void);
+int zt_rules_tests(void);
+int zt_redact_tests(void);
 
 #endif /* ZT_H */

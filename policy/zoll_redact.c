@@ -1,0 +1,1139 @@
+/*
+ * The redactor: rewrites a JSON request body so that the personal data in
+ * its string values does not leave.
+ *
+ * One pass over the body validates it as strict JSON (RFC 8259, UTF-8) and
+ * scans every string value, except the values of structural keys ("model",
+ * "role", ...) that the policy lists.  A string with escapes is decoded
+ * first, so "\u0040" cannot hide an "@" from the rules.  Only strings that
+ * change are re-encoded; every other byte of the body is copied as it was,
+ * and a body without findings is not copied at all.
+ *
+ * Fail closed: a body that is not valid JSON, nests deeper than the policy
+ * allows, or cannot be scanned completely is refused, never forwarded.
+ */
+
+#include "zoll_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+
+#define ZOLL_PSEUDONYM_HEX  8
+
+
+typedef struct {
+    unsigned   entity;
+    unsigned   number;       /* [ENTITY_<number>] */
+    size_t     value;        /* offset into the arena */
+    size_t     len;
+    uint32_t   hash;
+} zoll_token_t;
+
+
+struct zoll_redactor_s {
+    const zoll_policy_t   *policy;
+    const zoll_tenant_t   *tenant;
+    zoll_scanner_t        *sc;
+
+    const unsigned char   *in;
+    size_t                 len;
+    size_t                 copied;         /* in[0, copied) is in out */
+    unsigned char         *out;
+    size_t                 olen;
+    size_t                 ocap;
+    unsigned char         *dec;            /* a decoded string */
+    size_t                 dcap;
+    unsigned char         *stack;          /* '{' or '[' per level */
+
+    size_t                 found[ZOLL_ENTITIES_MAX];
+    size_t                 redacted;
+    unsigned               applied;        /* bit per zoll_op_e */
+    int                    blocked;
+
+    zoll_token_t          *tokens;
+    size_t                 ntokens;
+    size_t                 tcap;
+    uint32_t              *slots;          /* token index + 1, or 0 */
+    size_t                 nslots;
+    unsigned char         *arena;
+    size_t                 alen;
+    size_t                 acap;
+    unsigned               numbers[ZOLL_ENTITIES_MAX];
+
+    char                  *reason;
+    size_t                 reason_len;
+};
+
+
+zoll_redactor_t *
+zoll_redactor_new(const zoll_policy_t *p, unsigned mode)
+{
+    zoll_redactor_t  *rd;
+
+    rd = calloc(1, sizeof(zoll_redactor_t));
+    if (rd == NULL) {
+        return NULL;
+    }
+
+    rd->policy = p;
+    rd->sc = zoll_scanner_new(p->rules, mode);
+    rd->stack = malloc(p->max_depth);
+
+    if (rd->sc == NULL || rd->stack == NULL) {
+        zoll_redactor_free(rd);
+        return NULL;
+    }
+
+    return rd;
+}
+
+
+void
+zoll_redactor_free(zoll_redactor_t *rd)
+{
+    if (rd == NULL) {
+        return;
+    }
+
+    zoll_scanner_free(rd->sc);
+
+    /* originals of tokens and decoded prompts are personal data */
+    if (rd->arena) {
+        OPENSSL_cleanse(rd->arena, rd->acap);
+    }
+
+    if (rd->dec) {
+        OPENSSL_cleanse(rd->dec, rd->dcap);
+    }
+
+    free(rd->out);
+    free(rd->dec);
+    free(rd->stack);
+    free(rd->tokens);
+    free(rd->slots);
+    free(rd->arena);
+    free(rd);
+}
+
+
+static int
+zoll_grow(unsigned char **buf, size_t *cap, size_t need)
+{
+    size_t          ncap;
+    unsigned char  *nb;
+
+    if (need <= *cap) {
+        return 0;
+    }
+
+    ncap = *cap ? *cap : 256;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+
+    nb = realloc(*buf, ncap);
+    if (nb == NULL) {
+        return -1;
+    }
+
+    *buf = nb;
+    *cap = ncap;
+    return 0;
+}
+
+
+static int
+zoll_out(zoll_redactor_t *rd, const void *p, size_t n)
+{
+    if (zoll_grow(&rd->out, &rd->ocap, rd->olen + n) != 0) {
+        return -1;
+    }
+
+    memcpy(rd->out + rd->olen, p, n);
+    rd->olen += n;
+    return 0;
+}
+
+
+static zoll_status_e
+zoll_bad(zoll_redactor_t *rd, zoll_status_e s, size_t at, const char *what)
+{
+    snprintf(rd->reason, rd->reason_len, "%s at byte %zu", what, at);
+    return s;
+}
+
+
+/* Strings */
+
+#define ZOLL_ONES   0x0101010101010101ULL
+#define ZOLL_HIGHS  0x8080808080808080ULL
+
+/* Eight bytes that are plain ASCII, no '"', no '\\', no control: the
+ * common case, checked a word at a time. */
+static int
+zoll_plain8(const unsigned char *p)
+{
+    uint64_t  v, q, b, c;
+
+    memcpy(&v, p, 8);
+    q = v ^ (ZOLL_ONES * '"');
+    b = v ^ (ZOLL_ONES * '\\');
+    c = (v - ZOLL_ONES * 0x20) & ~v;
+
+    return (((q - ZOLL_ONES) & ~q) | ((b - ZOLL_ONES) & ~b) | c | v)
+           & ZOLL_HIGHS ? 0 : 1;
+}
+
+
+/* One UTF-8 sequence starting at p (p[0] >= 0x80): its length, or 0 if it
+ * is invalid (overlong, a surrogate, beyond U+10FFFF, or cut short). */
+
+static size_t
+zoll_utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char  c = p[0];
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        return (end - p >= 2 && (p[1] & 0xc0) == 0x80) ? 2 : 0;
+    }
+
+    if (c >= 0xe0 && c <= 0xef) {
+        if (end - p < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80
+            || (c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f))
+        {
+            return 0;
+        }
+        return 3;
+    }
+
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (end - p < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80
+            || (p[3] & 0xc0) != 0x80 || (c == 0xf0 && p[1] < 0x90)
+            || (c == 0xf4 && p[1] > 0x8f))
+        {
+            return 0;
+        }
+        return 4;
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_hex4(const unsigned char *p, unsigned *v)
+{
+    int  i;
+
+    *v = 0;
+
+    for (i = 0; i < 4; i++) {
+        *v <<= 4;
+
+        if (p[i] >= '0' && p[i] <= '9') {
+            *v |= p[i] - '0';
+
+        } else if ((p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f') {
+            *v |= (p[i] | 0x20) - 'a' + 10;
+
+        } else {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* Validates the string whose opening quote is at *pos and leaves *pos past
+ * its closing quote; *esc tells whether it holds escapes. */
+
+static zoll_status_e
+zoll_string_end(zoll_redactor_t *rd, size_t *pos, int *esc)
+{
+    size_t                n;
+    unsigned              u, l;
+    const unsigned char  *p, *end;
+
+    p = rd->in + *pos + 1;
+    end = rd->in + rd->len;
+    *esc = 0;
+
+    for ( ;; ) {
+        while (end - p >= 8 && zoll_plain8(p)) {
+            p += 8;
+        }
+
+        if (p == end) {
+            return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, rd->len,
+                            "invalid JSON: unterminated string");
+        }
+
+        if (*p == '"') {
+            *pos = p + 1 - rd->in;
+            return ZOLL_OK;
+        }
+
+        if (*p < 0x20) {
+            return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, p - rd->in,
+                            "invalid JSON: control character in a string");
+        }
+
+        if (*p < 0x80 && *p != '\\') {
+            p++;
+            continue;
+        }
+
+        if (*p >= 0x80) {
+            n = zoll_utf8_len(p, end);
+            if (n == 0) {
+                return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, p - rd->in,
+                                "invalid UTF-8 in a string");
+            }
+            p += n;
+            continue;
+        }
+
+        *esc = 1;
+
+        if (end - p < 2) {
+            return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, p - rd->in,
+                            "invalid JSON: unterminated string");
+        }
+
+        if (strchr("\"\\/bfnrt", p[1]) != NULL && p[1] != '\0') {
+            p += 2;
+            continue;
+        }
+
+        if (p[1] != 'u' || end - p < 6 || zoll_hex4(p + 2, &u) != 0) {
+            return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, p - rd->in,
+                            "invalid JSON: bad escape");
+        }
+
+        p += 6;
+
+        if (u >= 0xdc00 && u <= 0xdfff) {
+            return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, p - 6 - rd->in,
+                            "invalid JSON: lone low surrogate");
+        }
+
+        if (u >= 0xd800 && u <= 0xdbff) {
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u'
+                || zoll_hex4(p + 2, &l) != 0 || l < 0xdc00 || l > 0xdfff)
+            {
+                return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, p - 6 - rd->in,
+                                "invalid JSON: lone high surrogate");
+            }
+            p += 6;
+        }
+    }
+}
+
+
+static size_t
+zoll_put_utf8(unsigned char *o, unsigned c)
+{
+    if (c < 0x80) {
+        o[0] = (unsigned char) c;
+        return 1;
+    }
+
+    if (c < 0x800) {
+        o[0] = (unsigned char) (0xc0 | (c >> 6));
+        o[1] = (unsigned char) (0x80 | (c & 0x3f));
+        return 2;
+    }
+
+    if (c < 0x10000) {
+        o[0] = (unsigned char) (0xe0 | (c >> 12));
+        o[1] = (unsigned char) (0x80 | ((c >> 6) & 0x3f));
+        o[2] = (unsigned char) (0x80 | (c & 0x3f));
+        return 3;
+    }
+
+    o[0] = (unsigned char) (0xf0 | (c >> 18));
+    o[1] = (unsigned char) (0x80 | ((c >> 12) & 0x3f));
+    o[2] = (unsigned char) (0x80 | ((c >> 6) & 0x3f));
+    o[3] = (unsigned char) (0x80 | (c & 0x3f));
+    return 4;
+}
+
+
+/* Decodes a validated string body [s, e) (quotes excluded) into rd->dec.
+ * Decoding never grows a string, so e - s bytes always suffice. */
+
+static int
+zoll_decode(zoll_redactor_t *rd, size_t s, size_t e, size_t *n)
+{
+    unsigned              u, l;
+    unsigned char        *o;
+    const unsigned char  *p, *end;
+
+    if (zoll_grow(&rd->dec, &rd->dcap, e - s + 1) != 0) {
+        return -1;
+    }
+
+    o = rd->dec;
+    end = rd->in + e;
+
+    for (p = rd->in + s; p < end; ) {
+        if (*p != '\\') {
+            *o++ = *p++;
+            continue;
+        }
+
+        switch (p[1]) {
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u':
+            (void) zoll_hex4(p + 2, &u);
+
+            if (u >= 0xd800 && u <= 0xdbff) {
+                (void) zoll_hex4(p + 8, &l);
+                u = 0x10000 + ((u - 0xd800) << 10) + (l - 0xdc00);
+                p += 6;
+            }
+
+            o += zoll_put_utf8(o, u);
+            p += 6;
+            continue;
+        default:  *o++ = p[1]; break;
+        }
+
+        p += 2;
+    }
+
+    *n = o - rd->dec;
+    return 0;
+}
+
+
+/* Re-encodes decoded text as the inside of a JSON string. */
+
+static int
+zoll_out_escaped(zoll_redactor_t *rd, const unsigned char *p, size_t n)
+{
+    char                  esc[8];
+    size_t                run;
+    const unsigned char  *end = p + n;
+
+    while (p < end) {
+        for (run = 0; p + run < end && p[run] >= 0x20 && p[run] != '"'
+                      && p[run] != '\\'; run++)
+        {
+            /* void */
+        }
+
+        if (run && zoll_out(rd, p, run) != 0) {
+            return -1;
+        }
+
+        p += run;
+
+        if (p == end) {
+            break;
+        }
+
+        switch (*p) {
+        case '"':  memcpy(esc, "\\\"", 2); n = 2; break;
+        case '\\': memcpy(esc, "\\\\", 2); n = 2; break;
+        case '\n': memcpy(esc, "\\n", 2); n = 2; break;
+        case '\r': memcpy(esc, "\\r", 2); n = 2; break;
+        case '\t': memcpy(esc, "\\t", 2); n = 2; break;
+        default:
+            n = (size_t) snprintf(esc, sizeof(esc), "\\u%04x", *p);
+        }
+
+        if (zoll_out(rd, esc, n) != 0) {
+            return -1;
+        }
+
+        p++;
+    }
+
+    return 0;
+}
+
+
+/* Operators */
+
+static uint32_t
+zoll_fnv(unsigned entity, const unsigned char *p, size_t n)
+{
+    size_t    i;
+    uint32_t  h = 2166136261u ^ entity;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 16777619u;
+    }
+
+    return h;
+}
+
+
+static int
+zoll_slots_grow(zoll_redactor_t *rd)
+{
+    size_t     i, n, j;
+    uint32_t  *slots;
+
+    n = rd->nslots ? 2 * rd->nslots : 64;
+
+    slots = calloc(n, sizeof(uint32_t));
+    if (slots == NULL) {
+        return -1;
+    }
+
+    for (i = 0; i < rd->ntokens; i++) {
+        for (j = rd->tokens[i].hash & (n - 1); slots[j];
+             j = (j + 1) & (n - 1))
+        {
+            /* void */
+        }
+        slots[j] = (uint32_t) i + 1;
+    }
+
+    free(rd->slots);
+    rd->slots = slots;
+    rd->nslots = n;
+    return 0;
+}
+
+
+/* The request's token for this value: the same value gets the same token
+ * within a request, so the model sees that two mentions are one person. */
+
+static const zoll_token_t *
+zoll_token(zoll_redactor_t *rd, unsigned entity, const unsigned char *v,
+    size_t n)
+{
+    size_t         j;
+    uint32_t       h;
+    zoll_token_t  *t;
+
+    if (2 * (rd->ntokens + 1) > rd->nslots && zoll_slots_grow(rd) != 0) {
+        return NULL;
+    }
+
+    h = zoll_fnv(entity, v, n);
+
+    for (j = h & (rd->nslots - 1); rd->slots[j];
+         j = (j + 1) & (rd->nslots - 1))
+    {
+        t = &rd->tokens[rd->slots[j] - 1];
+
+        if (t->hash == h && t->entity == entity && t->len == n
+            && memcmp(rd->arena + t->value, v, n) == 0)
+        {
+            return t;
+        }
+    }
+
+    if (rd->ntokens == rd->tcap) {
+        t = realloc(rd->tokens, (rd->tcap ? 2 * rd->tcap : 16)
+                                * sizeof(zoll_token_t));
+        if (t == NULL) {
+            return NULL;
+        }
+        rd->tokens = t;
+        rd->tcap = rd->tcap ? 2 * rd->tcap : 16;
+    }
+
+    if (zoll_grow(&rd->arena, &rd->acap, rd->alen + n) != 0) {
+        return NULL;
+    }
+
+    t = &rd->tokens[rd->ntokens];
+    t->entity = entity;
+    t->number = ++rd->numbers[entity];
+    t->value = rd->alen;
+    t->len = n;
+    t->hash = h;
+
+    memcpy(rd->arena + rd->alen, v, n);
+    rd->alen += n;
+    rd->slots[j] = (uint32_t) ++rd->ntokens;
+
+    return t;
+}
+
+
+/* [ENTITY_xxxxxxxx]: the first 32 bits of HMAC-SHA256 over the entity and
+ * the value, keyed with the tenant's pseudonym key. */
+
+static int
+zoll_pseudonym(zoll_redactor_t *rd, const char *entity,
+    const unsigned char *v, size_t n, char *hex)
+{
+    size_t          el;
+    unsigned int    mdlen;
+    unsigned char   md[EVP_MAX_MD_SIZE];
+    const char     *key = rd->tenant->pseudonym_key;
+
+    el = strlen(entity) + 1;
+
+    if (zoll_grow(&rd->arena, &rd->acap, rd->alen + el + n) != 0) {
+        return -1;
+    }
+
+    /* the entity, a NUL and the value, in scratch space past the tokens */
+    memcpy(rd->arena + rd->alen, entity, el);
+    memcpy(rd->arena + rd->alen + el, v, n);
+
+    if (HMAC(EVP_sha256(), key, (int) strlen(key), rd->arena + rd->alen,
+             el + n, md, &mdlen) == NULL)
+    {
+        return -1;
+    }
+
+    OPENSSL_cleanse(rd->arena + rd->alen, el + n);
+    zoll_hex(md, ZOLL_PSEUDONYM_HEX / 2, hex);
+    hex[ZOLL_PSEUDONYM_HEX] = '\0';
+    return 0;
+}
+
+
+static int
+zoll_replace(zoll_redactor_t *rd, const zoll_span_t *sp,
+    const unsigned char *text)
+{
+    int                  n;
+    char                 buf[ZOLL_PSEUDONYM_HEX + 96];
+    char                 hex[ZOLL_PSEUDONYM_HEX + 1];
+    unsigned             op;
+    const char          *entity;
+    const zoll_token_t  *t;
+
+    op = rd->tenant->profile->ops[sp->entity];
+    entity = zoll_rules_entity(rd->policy->rules, sp->entity);
+
+    switch (op) {
+
+    case ZOLL_OP_MASK:
+        n = snprintf(buf, sizeof(buf), "[%s]", entity);
+        break;
+
+    case ZOLL_OP_PSEUDONYMIZE:
+        if (zoll_pseudonym(rd, entity, text + sp->start,
+                           sp->end - sp->start, hex) != 0)
+        {
+            return -1;
+        }
+        n = snprintf(buf, sizeof(buf), "[%s_%s]", entity, hex);
+        break;
+
+    case ZOLL_OP_TOKENIZE:
+        t = zoll_token(rd, sp->entity, text + sp->start, sp->end - sp->start);
+        if (t == NULL) {
+            return -1;
+        }
+        n = snprintf(buf, sizeof(buf), "[%s_%u]", entity, t->number);
+        break;
+
+    default:    /* keep; block refuses the whole body anyway */
+        return zoll_out_escaped(rd, text + sp->start, sp->end - sp->start);
+    }
+
+    return zoll_out(rd, buf, (size_t) n);
+}
+
+
+/* Scans one string value [s, e) (quotes excluded) and, if anything in it
+ * is to be replaced, writes the body up to it and its new text. */
+
+static zoll_status_e
+zoll_value(zoll_redactor_t *rd, size_t s, size_t e, int esc)
+{
+    size_t                i, n, at, change, tlen;
+    unsigned              op;
+    const zoll_span_t    *spans;
+    const unsigned char  *text;
+
+    if (esc) {
+        if (zoll_decode(rd, s, e, &n) != 0) {
+            return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
+        }
+        text = rd->dec;
+
+    } else {
+        text = rd->in + s;
+        n = e - s;
+    }
+
+    tlen = n;
+
+    if (zoll_scan(rd->sc, text, tlen, &spans, &i) != 0) {
+        return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s,
+                        "a string could not be scanned completely");
+    }
+
+    n = i;
+    change = 0;
+
+    for (i = 0; i < n; i++) {
+        op = rd->tenant->profile->ops[spans[i].entity];
+
+        rd->found[spans[i].entity]++;
+        rd->applied |= 1u << op;
+
+        if (op == ZOLL_OP_BLOCK) {
+            rd->blocked = 1;
+
+        } else if (op != ZOLL_OP_KEEP) {
+            change++;
+        }
+    }
+
+    if (change == 0 || rd->blocked) {
+        return ZOLL_OK;
+    }
+
+    rd->redacted += change;
+
+    /* the body up to the opening quote, then the new string */
+    if (zoll_out(rd, rd->in + rd->copied, s - rd->copied) != 0) {
+        return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
+    }
+
+    at = 0;
+
+    for (i = 0; i < n; i++) {
+        if (zoll_out_escaped(rd, text + at, spans[i].start - at) != 0
+            || zoll_replace(rd, &spans[i], text) != 0)
+        {
+            return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
+        }
+
+        at = spans[i].end;
+    }
+
+    if (zoll_out_escaped(rd, text + at, tlen - at) != 0) {
+        return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
+    }
+
+    rd->copied = e;
+    return ZOLL_OK;
+}
+
+
+/* The walk */
+
+enum {
+    ZOLL_J_VALUE = 0,
+    ZOLL_J_VALUE_OR_END,     /* after '[' */
+    ZOLL_J_KEY,              /* after ',' in an object */
+    ZOLL_J_KEY_OR_END,       /* after '{' */
+    ZOLL_J_COLON,
+    ZOLL_J_NEXT,             /* after a member or element */
+    ZOLL_J_DONE
+};
+
+
+static int
+zoll_structural(zoll_redactor_t *rd, size_t s, size_t e, int esc)
+{
+    size_t                i, n, kl;
+    const unsigned char  *k;
+    const zoll_policy_t  *p = rd->policy;
+
+    if (esc) {
+        if (zoll_decode(rd, s, e, &n) != 0) {
+            return 0;           /* scan it: the safe side */
+        }
+        k = rd->dec;
+
+    } else {
+        k = rd->in + s;
+        n = e - s;
+    }
+
+    for (i = 0; i < p->nstructural_keys; i++) {
+        kl = strlen(p->structural_keys[i]);
+
+        if (kl == n && memcmp(k, p->structural_keys[i], n) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_digits(const unsigned char *in, size_t len, size_t *pos)
+{
+    size_t  start = *pos;
+
+    while (*pos < len && in[*pos] >= '0' && in[*pos] <= '9') {
+        (*pos)++;
+    }
+
+    return *pos > start;
+}
+
+
+static zoll_status_e
+zoll_number(zoll_redactor_t *rd, size_t *pos)
+{
+    size_t                at = *pos;
+    const unsigned char  *in = rd->in;
+
+    if (in[*pos] == '-') {
+        (*pos)++;
+    }
+
+    if (*pos < rd->len && in[*pos] == '0') {
+        (*pos)++;
+
+    } else if (!zoll_digits(in, rd->len, pos)) {
+        return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, at, "invalid JSON number");
+    }
+
+    if (*pos < rd->len && in[*pos] == '.') {
+        (*pos)++;
+
+        if (!zoll_digits(in, rd->len, pos)) {
+            return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, at,
+                            "invalid JSON number");
+        }
+    }
+
+    if (*pos < rd->len && (in[*pos] == 'e' || in[*pos] == 'E')) {
+        (*pos)++;
+
+        if (*pos < rd->len && (in[*pos] == '+' || in[*pos] == '-')) {
+            (*pos)++;
+        }
+
+        if (!zoll_digits(in, rd->len, pos)) {
+            return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, at,
+                            "invalid JSON number");
+        }
+    }
+
+    return ZOLL_OK;
+}
+
+
+static zoll_status_e
+zoll_literal(zoll_redactor_t *rd, size_t *pos)
+{
+    size_t  i, n;
+    static const char *const  lits[] = { "true", "false", "null" };
+
+    for (i = 0; i < 3; i++) {
+        n = strlen(lits[i]);
+
+        if (rd->len - *pos >= n && memcmp(rd->in + *pos, lits[i], n) == 0) {
+            *pos += n;
+            return ZOLL_OK;
+        }
+    }
+
+    return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, *pos,
+                    "invalid JSON: unexpected character");
+}
+
+
+static zoll_status_e
+zoll_walk(zoll_redactor_t *rd)
+{
+    int                   state, esc, skip;
+    size_t                pos, s, depth;
+    unsigned char         c;
+    zoll_status_e         rc;
+    const unsigned char  *in = rd->in;
+
+    state = ZOLL_J_VALUE;
+    pos = 0;
+    depth = 0;
+    skip = 0;
+
+    for ( ;; ) {
+        while (pos < rd->len && (in[pos] == ' ' || in[pos] == '\t'
+                                 || in[pos] == '\n' || in[pos] == '\r'))
+        {
+            pos++;
+        }
+
+        if (pos == rd->len) {
+            return state == ZOLL_J_DONE
+                   ? ZOLL_OK
+                   : zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, pos,
+                              "invalid JSON: unexpected end");
+        }
+
+        c = in[pos];
+        rc = ZOLL_OK;
+
+        switch (state) {
+
+        case ZOLL_J_VALUE_OR_END:
+            if (c == ']') {
+                pos++;
+                depth--;
+                break;
+            }
+
+            /* fall through */
+
+        case ZOLL_J_VALUE:
+            if (c == '{' || c == '[') {
+                if (depth == rd->policy->max_depth) {
+                    return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, pos,
+                                    "JSON nested too deeply");
+                }
+
+                rd->stack[depth++] = c;
+                pos++;
+                skip = 0;
+                state = (c == '{') ? ZOLL_J_KEY_OR_END : ZOLL_J_VALUE_OR_END;
+                continue;
+            }
+
+            if (c == '"') {
+                s = pos;
+                rc = zoll_string_end(rd, &pos, &esc);
+
+                if (rc == ZOLL_OK && !skip) {
+                    rc = zoll_value(rd, s + 1, pos - 1, esc);
+                }
+
+            } else if (c == '-' || (c >= '0' && c <= '9')) {
+                rc = zoll_number(rd, &pos);
+
+            } else {
+                rc = zoll_literal(rd, &pos);
+            }
+
+            skip = 0;
+            break;
+
+        case ZOLL_J_KEY_OR_END:
+            if (c == '}') {
+                pos++;
+                depth--;
+                break;
+            }
+
+            /* fall through */
+
+        case ZOLL_J_KEY:
+            if (c != '"') {
+                return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, pos,
+                                "invalid JSON: expected a key");
+            }
+
+            s = pos;
+            rc = zoll_string_end(rd, &pos, &esc);
+            if (rc != ZOLL_OK) {
+                return rc;
+            }
+
+            skip = zoll_structural(rd, s + 1, pos - 1, esc);
+            state = ZOLL_J_COLON;
+            continue;
+
+        case ZOLL_J_COLON:
+            if (c != ':') {
+                return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, pos,
+                                "invalid JSON: expected ':'");
+            }
+
+            pos++;
+            state = ZOLL_J_VALUE;
+            continue;
+
+        case ZOLL_J_NEXT:
+            if (c == ',') {
+                pos++;
+                state = rd->stack[depth - 1] == '{' ? ZOLL_J_KEY
+                                                    : ZOLL_J_VALUE;
+                continue;
+            }
+
+            if (c != (rd->stack[depth - 1] == '{' ? '}' : ']')) {
+                return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, pos,
+                                "invalid JSON: expected ',' or the end of "
+                                "the container");
+            }
+
+            pos++;
+            depth--;
+            break;
+
+        default:    /* ZOLL_J_DONE */
+            return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, pos,
+                            "invalid JSON: data after the value");
+        }
+
+        if (rc != ZOLL_OK) {
+            return rc;
+        }
+
+        /* a value (or a container) ended */
+        state = depth ? ZOLL_J_NEXT : ZOLL_J_DONE;
+    }
+}
+
+
+zoll_status_e
+zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t,
+    const unsigned char *body, size_t len, zoll_redaction_t *res)
+{
+    size_t         i;
+    zoll_buf_t     b;
+    zoll_status_e  rc;
+
+    rd->tenant = t;
+    rd->in = body;
+    rd->len = len;
+    rd->copied = 0;
+    rd->olen = 0;
+    rd->redacted = 0;
+    rd->applied = 0;
+    rd->blocked = 0;
+    rd->ntokens = 0;
+    rd->alen = 0;
+    rd->reason = res->reason;
+    rd->reason_len = sizeof(res->reason);
+    memset(rd->found, 0, sizeof(rd->found));
+    memset(rd->numbers, 0, sizeof(rd->numbers));
+
+    if (rd->slots) {
+        memset(rd->slots, 0, rd->nslots * sizeof(uint32_t));
+    }
+
+    res->reason[0] = '\0';
+    res->body = body;
+    res->len = len;
+    res->changed = 0;
+    res->redacted = 0;
+
+    rc = zoll_walk(rd);
+
+    if (rc == ZOLL_OK && rd->blocked) {
+        /* entity types only: never a value */
+        zoll_buf_init(&b, res->reason, sizeof(res->reason));
+        zoll_buf_cstr(&b, "the redaction profile blocks");
+
+        for (i = 0; i < zoll_rules_entities(rd->policy->rules); i++) {
+            if (rd->found[i] && t->profile->ops[i] == ZOLL_OP_BLOCK) {
+                zoll_buf_cstr(&b, b.len > 28 ? ", " : " ");
+                zoll_buf_cstr(&b, zoll_rules_entity(rd->policy->rules,
+                                                    (unsigned) i));
+            }
+        }
+
+        (void) zoll_buf_finish(&b);
+        rc = ZOLL_ERR_PII_BLOCKED;
+    }
+
+    if (rc == ZOLL_OK && rd->olen > 0) {
+        if (zoll_out(rd, body + rd->copied, len - rd->copied) != 0) {
+            rc = zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, len, "out of memory");
+
+        } else {
+            res->body = rd->out;
+            res->len = rd->olen;
+            res->changed = 1;
+        }
+    }
+
+    res->redacted = rd->blocked ? 0 : rd->redacted;
+    res->status = rc;
+    return rc;
+}
+
+
+size_t
+zoll_redaction_found(const zoll_redactor_t *rd, unsigned entity)
+{
+    return entity < ZOLL_ENTITIES_MAX ? rd->found[entity] : 0;
+}
+
+
+size_t
+zoll_redaction_tokens(const zoll_redactor_t *rd)
+{
+    return rd->ntokens;
+}
+
+
+size_t
+zoll_redaction_token(const zoll_redactor_t *rd, size_t i, char *buf,
+    size_t cap, zoll_str_t *value)
+{
+    int                  n;
+    const zoll_token_t  *t = &rd->tokens[i];
+
+    n = snprintf(buf, cap, "[%s_%u]",
+                 zoll_rules_entity(rd->policy->rules, t->entity), t->number);
+
+    value->data = (const char *) rd->arena + t->value;
+    value->len = t->len;
+    return (size_t) n;
+}
+
+
+/* For the transfer record: the measures applied (named as EDPB
+ * Recommendations 01/2020 name supplementary measures) and the categories
+ * found with counts, sent in clear or not. */
+
+void
+zoll_redaction_record(const zoll_redactor_t *rd, zoll_buf_t *b)
+{
+    size_t               i;
+    const char          *sep;
+    const zoll_rules_t  *rs = rd->policy->rules;
+
+    static const char *const  measures[ZOLL_OP_N] = {
+        NULL, "masking", "pseudonymisation", "tokenisation", NULL
+    };
+
+    zoll_buf_cstr(b, ",\"supplementary_measures\":[");
+    sep = "";
+
+    /* a blocked body is not sent at all: nothing was applied to it */
+    for (i = 0; !rd->blocked && i < ZOLL_OP_N; i++) {
+        if (measures[i] && (rd->applied & (1u << i))) {
+            zoll_buf_printf(b, "%s\"%s\"", sep, measures[i]);
+            sep = ",";
+        }
+    }
+
+    zoll_buf_cstr(b, "],\"data_categories\":{");
+    sep = "";
+    for (i = 0; i < zoll_rules_entities(rs); i++) {
+        if (rd->found[i]) {
+            zoll_buf_printf(b, "%s\"%s\":%zu", sep,
+                            zoll_rules_entity(rs, (unsigned) i),
+                            rd->found[i]);
+            sep = ",";
+        }
+    }
+
+    zoll_buf_cstr(b, "},\"sent_in_clear\":[");
+    sep = "";
+
+    for (i = 0; i < zoll_rules_entities(rs); i++) {
+        if (rd->found[i] && rd->tenant->profile->ops[i] == ZOLL_OP_KEEP) {
+            zoll_buf_printf(b, "%s\"%s\"", sep,
+                            zoll_rules_entity(rs, (unsigned) i));
+            sep = ",";
+        }
+    }
+
+    zoll_buf_printf(b, "],\"redactions\":%zu",
+                    rd->blocked ? 0 : rd->redacted);
+}

@@ -1,0 +1,1346 @@
+/*
+ * Rule packs: loading, compiling, and checking them against their own
+ * examples.
+ *
+ * Every "*.json" in the rules directory is one pack (the format is in
+ * rules/README.md).  Each rule is compiled twice: with PCRE2 (JIT), which
+ * decides every match, its span and its capture group, and with Vectorscan
+ * in prefilter mode into one multi-pattern database, which reads the text
+ * once and tells the scanner where a rule could end (zoll_scan.c).  A rule
+ * Vectorscan cannot compile is not lost: the scanner runs its PCRE2 pattern
+ * over the whole text instead.
+ *
+ * A pack whose own examples fail does not load: a rule that misses what its
+ * author promised would otherwise pass text through unredacted.
+ */
+
+#include "zoll_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+
+#define ZOLL_RULE_MAX_LEN_DEFAULT  256
+#define ZOLL_RULE_MAX_LEN_LIMIT    65536
+#define ZOLL_CONTEXT_WINDOW_LIMIT  1024
+#define ZOLL_LIST_MAX              (1024 * 1024)
+
+
+typedef struct {
+    char           *err;
+    size_t          errlen;
+    const char     *dir;
+    const char     *file;         /* the pack being loaded */
+    zoll_rules_t   *rules;
+} zoll_rload_t;
+
+
+static int
+zoll_rfail(zoll_rload_t *ld, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+zoll_rfail(zoll_rload_t *ld, const char *path, const char *fmt, ...)
+{
+    int      n;
+    va_list  ap;
+
+    n = snprintf(ld->err, ld->errlen, "%s: %s: ",
+                 ld->file ? ld->file : ld->dir, path);
+
+    if (n >= 0 && (size_t) n < ld->errlen) {
+        va_start(ap, fmt);
+        vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
+        va_end(ap);
+    }
+
+    return -1;
+}
+
+
+static int
+zoll_rcheck_keys(zoll_rload_t *ld, json_t *obj, const char *path,
+    const char *const *keys)
+{
+    size_t       i;
+    const char  *k;
+    json_t      *v;
+
+    json_object_foreach(obj, k, v) {
+        for (i = 0; keys[i]; i++) {
+            if (strcmp(k, keys[i]) == 0) {
+                break;
+            }
+        }
+
+        if (keys[i] == NULL) {
+            return zoll_rfail(ld, path, "unknown key \"%s\"", k);
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_rstr(zoll_rload_t *ld, json_t *obj, const char *path, const char *key,
+    int required, const char **out)
+{
+    json_t  *v;
+
+    v = json_object_get(obj, key);
+    *out = NULL;
+
+    if (v == NULL) {
+        return required ? zoll_rfail(ld, path, "\"%s\" is required", key)
+                        : 0;
+    }
+
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        return zoll_rfail(ld, path, "\"%s\" must be a non-empty string", key);
+    }
+
+    *out = json_string_value(v);
+    return 0;
+}
+
+
+static int
+zoll_rint(zoll_rload_t *ld, json_t *obj, const char *path, const char *key,
+    long min, long max, long def, long *out)
+{
+    json_t  *v;
+
+    v = json_object_get(obj, key);
+
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+
+    if (!json_is_integer(v) || json_integer_value(v) < min
+        || json_integer_value(v) > max)
+    {
+        return zoll_rfail(ld, path, "\"%s\" must be an integer from %ld "
+                          "to %ld", key, min, max);
+    }
+
+    *out = (long) json_integer_value(v);
+    return 0;
+}
+
+
+/* Word lists: one entry per line, "#" starts a comment.  An entry is one
+ * word: letters, apostrophes and hyphens.  Vectorscan gets a list as an
+ * alternation of its words, which it matches at memory speed however long
+ * the list; PCRE2 (whose compiled patterns are limited to 64 KB) gets a
+ * capture of any such word followed by a callout, in which the scanner
+ * looks the captured word up in the sorted list; a word that is not in it
+ * makes PCRE2 backtrack, so "Anna-Maria" can still match as "Anna" and
+ * "-Maria" (zoll_scan.c, zoll_list_callout). */
+
+/* ASCII-caseless order, so one sorted list serves caseless rules too */
+static int
+zoll_cmp_words(const void *a, const void *b)
+{
+    return strcasecmp(*(char *const *) a, *(char *const *) b);
+}
+
+
+static int
+zoll_word_ok(const char *w, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if ((unsigned char) w[i] < 0x80
+            && !((w[i] >= 'a' && w[i] <= 'z') || (w[i] >= 'A' && w[i] <= 'Z')
+                 || ((w[i] == '\'' || w[i] == '-') && i > 0)))
+        {
+            return 0;
+        }
+    }
+
+    return n > 0;
+}
+
+
+static int
+zoll_list_load(zoll_rload_t *ld, const char *path, const char *name,
+    const char *file)
+{
+    char         full[4096], *text, *line, *next, *o;
+    size_t       n, i, cap, altlen;
+    FILE        *f;
+    zoll_list_t *l, *nl;
+
+    if (strchr(file, '/') != NULL) {
+        return zoll_rfail(ld, path, "list \"%s\" must be a file name in the "
+                          "rules directory", name);
+    }
+
+    nl = realloc(ld->rules->lists,
+                 (ld->rules->nlists + 1) * sizeof(zoll_list_t));
+    if (nl == NULL) {
+        return zoll_rfail(ld, path, "out of memory");
+    }
+
+    ld->rules->lists = nl;
+    l = &nl[ld->rules->nlists++];
+    memset(l, 0, sizeof(zoll_list_t));
+    l->name = name;
+
+    snprintf(full, sizeof(full), "%s/%s", ld->dir, file);
+
+    f = fopen(full, "rb");
+    if (f == NULL) {
+        return zoll_rfail(ld, path, "cannot read \"%s\": %s", full,
+                          strerror(errno));
+    }
+
+    text = malloc(ZOLL_LIST_MAX + 1);
+    if (text == NULL) {
+        fclose(f);
+        return zoll_rfail(ld, path, "out of memory");
+    }
+
+    n = fread(text, 1, ZOLL_LIST_MAX + 1, f);
+    fclose(f);
+
+    if (n > ZOLL_LIST_MAX) {
+        free(text);
+        return zoll_rfail(ld, path, "\"%s\" is larger than %d bytes", full,
+                          ZOLL_LIST_MAX);
+    }
+
+    text[n] = '\0';
+    cap = 0;
+    altlen = 4;
+
+    for (line = text; *line; line = next) {
+        next = strchr(line, '\n');
+        next = next ? next + 1 : line + strlen(line);
+
+        n = strcspn(line, "#\r\n");
+        while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t')) {
+            n--;
+        }
+
+        if (n == 0) {
+            continue;
+        }
+
+        if (!zoll_word_ok(line, n)) {
+            zoll_rfail(ld, path, "list \"%s\": \"%.*s\" is not one word",
+                       name, (int) n, line);
+            free(text);
+            return -1;
+        }
+
+        if (l->n == cap) {
+            cap = cap ? 2 * cap : 256;
+            l->words = realloc(l->words, cap * sizeof(char *));
+            if (l->words == NULL) {
+                free(text);
+                return zoll_rfail(ld, path, "out of memory");
+            }
+        }
+
+        l->words[l->n] = strndup(line, n);
+        if (l->words[l->n] == NULL) {
+            free(text);
+            return zoll_rfail(ld, path, "out of memory");
+        }
+
+        l->n++;
+        altlen += 2 * n + 1;
+    }
+
+    free(text);
+
+    if (l->n == 0) {
+        return zoll_rfail(ld, path, "list \"%s\" is empty", name);
+    }
+
+    qsort(l->words, l->n, sizeof(char *), zoll_cmp_words);
+
+    l->alt = malloc(altlen);
+    if (l->alt == NULL) {
+        return zoll_rfail(ld, path, "out of memory");
+    }
+
+    o = l->alt;
+    memcpy(o, "(?:", 3);
+    o += 3;
+
+    for (i = 0; i < l->n; i++) {
+        if (i) {
+            *o++ = '|';
+        }
+
+        for (line = l->words[i]; *line; line++) {
+            if (*line == '-') {
+                *o++ = '\\';
+            }
+            *o++ = *line;
+        }
+    }
+
+    *o++ = ')';
+    *o = '\0';
+
+    return 0;
+}
+
+
+static int
+zoll_list_index(const zoll_rules_t *rs, const char *name, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < rs->nlists; i++) {
+        if (strlen(rs->lists[i].name) == n
+            && strncmp(rs->lists[i].name, name, n) == 0)
+        {
+            return (int) i;
+        }
+    }
+
+    return -1;
+}
+
+
+/* The word of a list capture in PCRE2 patterns: a word as list entries
+ * are, so that the captured word is whole and can be looked up. */
+#define ZOLL_LIST_WORD  "\\p{L}[\\p{L}'\xe2\x80\x99-]*"
+
+
+/* Vectorscan compiles bounded repeats by unrolling them: "{16,2000}" in
+ * one secret rule took the database minutes to build.  In a prefilter a
+ * large bound may be dropped, "{16,}", since the result matches wherever
+ * the original does: the prefilter stays a superset. */
+
+#define ZOLL_HS_REPEAT_MAX  32
+
+static char *
+zoll_hs_repeats(char *in)
+{
+    int            cls = 0;
+    char          *o, *p, *end, *out;
+    unsigned long  lo, hi;
+
+    /* "{40}" becomes "{32,}": at most 2 bytes longer per 3 of input */
+    out = malloc(2 * strlen(in) + 1);
+    if (out == NULL) {
+        free(in);
+        return NULL;
+    }
+
+    for (p = in, o = out; *p; ) {
+        if (*p == '\\' && p[1]) {
+            *o++ = *p++;
+            *o++ = *p++;
+            continue;
+        }
+
+        if (cls) {
+            cls = (*p != ']');
+            *o++ = *p++;
+            continue;
+        }
+
+        if (*p == '[') {
+            cls = 1;
+            *o++ = *p++;
+
+            if (*p == '^') {
+                *o++ = *p++;
+            }
+
+            if (*p == ']') {
+                *o++ = *p++;
+            }
+
+            continue;
+        }
+
+        if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
+            lo = strtoul(p + 1, &end, 10);
+            hi = lo;
+
+            if (*end == ',') {
+                hi = (end[1] == '}') ? (unsigned long) -1
+                                     : strtoul(end + 1, &end, 10);
+                if (hi != (unsigned long) -1) {
+                    end--;
+                }
+                end++;
+            }
+
+            if (*end == '}' && hi > ZOLL_HS_REPEAT_MAX) {
+                o += sprintf(o, "{%lu,}", lo < ZOLL_HS_REPEAT_MAX
+                                          ? lo : ZOLL_HS_REPEAT_MAX);
+                p = end + 1;
+                continue;
+            }
+        }
+
+        *o++ = *p++;
+    }
+
+    *o = '\0';
+    free(in);
+    return out;
+}
+
+
+/* Replaces every "{{name}}": for Vectorscan (pcre == 0) by the list's
+ * alternation, for PCRE2 by a named capture "(?<zlK>word)" whose word the
+ * scanner looks up.  The result is malloc()ed. */
+
+static char *
+zoll_expand(zoll_rload_t *ld, const char *path, const char *pattern,
+    zoll_rule_t *rule, int pcre)
+{
+    int                  li;
+    char                *out, *o;
+    size_t               need;
+    const char          *p, *q;
+    const zoll_rules_t  *rs = ld->rules;
+
+    need = strlen(pattern) + 1;
+
+    for (p = strstr(pattern, "{{"); p; p = strstr(q + 2, "{{")) {
+        q = strstr(p + 2, "}}");
+        if (q == NULL) {
+            break;
+        }
+
+        li = zoll_list_index(rs, p + 2, q - p - 2);
+        if (li < 0) {
+            zoll_rfail(ld, path, "unknown list \"%.*s\"", (int) (q - p + 2),
+                       p);
+            return NULL;
+        }
+
+        need += pcre ? sizeof("(?<zl00>" ZOLL_LIST_WORD ")(?C000)")
+                     : strlen(rs->lists[li].alt);
+    }
+
+    out = malloc(need);
+    if (out == NULL) {
+        zoll_rfail(ld, path, "out of memory");
+        return NULL;
+    }
+
+    o = out;
+
+    for (p = pattern; *p; ) {
+        q = (p[0] == '{' && p[1] == '{') ? strstr(p + 2, "}}") : NULL;
+
+        if (q == NULL) {
+            *o++ = *p++;
+            continue;
+        }
+
+        li = zoll_list_index(rs, p + 2, q - p - 2);
+
+        if (!pcre) {
+            o += sprintf(o, "%s", rs->lists[li].alt);
+
+        } else if (rule->nlrefs == ZOLL_LIST_REFS_MAX) {
+            free(out);
+            zoll_rfail(ld, path, "more than %d list references",
+                       ZOLL_LIST_REFS_MAX);
+            return NULL;
+
+        } else {
+            rule->lrefs[rule->nlrefs].list = (unsigned) li;
+            o += sprintf(o, "(?<zl%u>" ZOLL_LIST_WORD ")(?C%u)",
+                         rule->nlrefs, rule->nlrefs + 1);
+            rule->nlrefs++;
+        }
+
+        p = q + 2;
+    }
+
+    *o = '\0';
+    return out;
+}
+
+
+static int
+zoll_rule_flags(zoll_rload_t *ld, json_t *arr, const char *path,
+    zoll_rule_t *rule)
+{
+    size_t       i;
+    json_t      *v;
+    const char  *f;
+
+    if (arr == NULL) {
+        return 0;
+    }
+
+    if (!json_is_array(arr)) {
+        return zoll_rfail(ld, path, "\"flags\" must be an array");
+    }
+
+    json_array_foreach(arr, i, v) {
+        f = json_string_value(v);
+
+        if (f == NULL) {
+            return zoll_rfail(ld, path, "flags[%zu] must be a string", i);
+        }
+
+        if (strcmp(f, "caseless") == 0) {
+            rule->pcre_opts |= PCRE2_CASELESS;
+            rule->hs_flags |= HS_FLAG_CASELESS;
+
+        } else if (strcmp(f, "multiline") == 0) {
+            rule->pcre_opts |= PCRE2_MULTILINE;
+            rule->hs_flags |= HS_FLAG_MULTILINE;
+
+        } else if (strcmp(f, "dotall") == 0) {
+            rule->pcre_opts |= PCRE2_DOTALL;
+            rule->hs_flags |= HS_FLAG_DOTALL;
+
+        } else if (strcmp(f, "extended") == 0) {
+            rule->pcre_opts |= PCRE2_EXTENDED;
+            rule->extended = 1;
+
+        } else {
+            return zoll_rfail(ld, path, "flags[%zu]: must be one of "
+                              "caseless, multiline, dotall, extended", i);
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_rule_context(zoll_rload_t *ld, json_t *ctx, const char *path,
+    zoll_rule_t *rule)
+{
+    static const char *const  keys[] = { "words", "window", "required",
+                                         NULL };
+    size_t   i;
+    long     window;
+    json_t  *words, *v, *req;
+
+    if (ctx == NULL) {
+        return 0;
+    }
+
+    if (!json_is_object(ctx)) {
+        return zoll_rfail(ld, path, "\"context\" must be an object");
+    }
+
+    if (zoll_rcheck_keys(ld, ctx, path, keys) != 0) {
+        return -1;
+    }
+
+    words = json_object_get(ctx, "words");
+
+    if (!json_is_array(words) || json_array_size(words) == 0) {
+        return zoll_rfail(ld, path, "\"context.words\" must be a non-empty "
+                          "array");
+    }
+
+    rule->ctx_words = calloc(json_array_size(words), sizeof(char *));
+    if (rule->ctx_words == NULL) {
+        return zoll_rfail(ld, path, "out of memory");
+    }
+
+    json_array_foreach(words, i, v) {
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            return zoll_rfail(ld, path, "context.words[%zu] must be a "
+                              "non-empty string", i);
+        }
+
+        rule->ctx_words[i] = json_string_value(v);
+    }
+
+    rule->nctx_words = json_array_size(words);
+
+    if (zoll_rint(ld, ctx, path, "window", 1, ZOLL_CONTEXT_WINDOW_LIMIT, 40,
+                  &window) != 0)
+    {
+        return -1;
+    }
+
+    rule->ctx_window = (size_t) window;
+
+    req = json_object_get(ctx, "required");
+    if (req != NULL && !json_is_boolean(req)) {
+        return zoll_rfail(ld, path, "\"context.required\" must be a boolean");
+    }
+
+    rule->ctx_required = json_is_true(req);
+    return 0;
+}
+
+
+static int
+zoll_entity_index(zoll_rload_t *ld, const char *path, const char *name)
+{
+    size_t         i;
+    const char    *p;
+    zoll_rules_t  *r = ld->rules;
+
+    for (p = name; *p; p++) {
+        if (!((*p >= 'A' && *p <= 'Z') || *p == '_'
+              || (p != name && *p >= '0' && *p <= '9')))
+        {
+            return zoll_rfail(ld, path, "\"entity\" must match "
+                              "[A-Z][A-Z0-9_]*");
+        }
+    }
+
+    for (i = 0; i < r->nentities; i++) {
+        if (strcmp(r->entities[i], name) == 0) {
+            return (int) i;
+        }
+    }
+
+    if (r->nentities == ZOLL_ENTITIES_MAX) {
+        return zoll_rfail(ld, path, "more than %d entities",
+                          ZOLL_ENTITIES_MAX);
+    }
+
+    r->entities[r->nentities] = name;
+    return (int) r->nentities++;
+}
+
+
+static int
+zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
+    const char *pattern, const char *prefilter)
+{
+    int          rc, group;
+    char         msg[256];
+    unsigned     i;
+    uint32_t     ncap;
+    PCRE2_SIZE   off;
+
+    rule->pattern = zoll_expand(ld, path, pattern, rule, 1);
+    rule->hs_pattern = zoll_expand(ld, path, prefilter, rule, 0);
+
+    if (rule->hs_pattern) {
+        rule->hs_pattern = zoll_hs_repeats(rule->hs_pattern);
+    }
+
+    if (rule->pattern == NULL || rule->hs_pattern == NULL) {
+        return zoll_rfail(ld, path, "out of memory");
+    }
+
+    rule->re = pcre2_compile((PCRE2_SPTR) rule->pattern, PCRE2_ZERO_TERMINATED,
+                             PCRE2_UTF | rule->pcre_opts, &rc, &off, NULL);
+
+    if (rule->re == NULL) {
+        pcre2_get_error_message(rc, (PCRE2_UCHAR *) msg, sizeof(msg));
+        return zoll_rfail(ld, path, "pattern: %s at offset %zu", msg,
+                          (size_t) off);
+    }
+
+    /* without JIT the scan is many times slower, but still correct */
+    (void) pcre2_jit_compile(rule->re, PCRE2_JIT_COMPLETE);
+
+    group = pcre2_substring_number_from_name(rule->re, (PCRE2_SPTR) "pii");
+    rule->group = group > 0 ? (unsigned) group : 0;
+
+    for (i = 0; i < rule->nlrefs; i++) {
+        snprintf(msg, sizeof(msg), "zl%u", i);
+        rule->lrefs[i].group = (unsigned) pcre2_substring_number_from_name(
+                                   rule->re, (PCRE2_SPTR) msg);
+    }
+
+    pcre2_pattern_info(rule->re, PCRE2_INFO_CAPTURECOUNT, &ncap);
+
+    if (ncap + 1 > ld->rules->max_groups) {
+        ld->rules->max_groups = ncap + 1;
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
+    zoll_rule_t *rule)
+{
+    static const char *const  keys[] = {
+        "id", "entity", "pattern", "prefilter", "flags", "validator",
+        "priority", "max_len", "context", "examples", "description", NULL
+    };
+
+    int          e;
+    long         n;
+    size_t       i;
+    json_t      *ex;
+    const char  *s, *entity, *pattern, *validator, *prefilter;
+
+    if (!json_is_object(o)) {
+        return zoll_rfail(ld, path, "must be an object");
+    }
+
+    if (zoll_rcheck_keys(ld, o, path, keys) != 0
+        || zoll_rstr(ld, o, path, "id", 1, &rule->id) != 0
+        || zoll_rstr(ld, o, path, "entity", 1, &entity) != 0
+        || zoll_rstr(ld, o, path, "pattern", 1, &pattern) != 0
+        || zoll_rstr(ld, o, path, "prefilter", 0, &prefilter) != 0
+        || zoll_rstr(ld, o, path, "validator", 0, &validator) != 0
+        || zoll_rstr(ld, o, path, "description", 0, &s) != 0)
+    {
+        return -1;
+    }
+
+    for (s = rule->id; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')
+              || *s == '_'))
+        {
+            return zoll_rfail(ld, path, "\"id\" must match [a-z0-9_]+");
+        }
+    }
+
+    for (i = 0; i + 1 < ld->rules->nrules; i++) {
+        if (strcmp(ld->rules->rules[i].id, rule->id) == 0) {
+            return zoll_rfail(ld, path, "rule \"%s\" is defined twice",
+                              rule->id);
+        }
+    }
+
+    e = zoll_entity_index(ld, path, entity);
+    if (e < 0) {
+        return -1;
+    }
+
+    rule->entity = (unsigned) e;
+
+    if (validator != NULL) {
+        rule->validate = zoll_validator(validator);
+
+        if (rule->validate == NULL) {
+            return zoll_rfail(ld, path, "unknown validator \"%s\"",
+                              validator);
+        }
+    }
+
+    if (zoll_rint(ld, o, path, "priority", -1000, 1000, 0, &n) != 0) {
+        return -1;
+    }
+
+    rule->priority = (int) n;
+
+    if (zoll_rint(ld, o, path, "max_len", 1, ZOLL_RULE_MAX_LEN_LIMIT,
+                  ZOLL_RULE_MAX_LEN_DEFAULT, &n) != 0)
+    {
+        return -1;
+    }
+
+    rule->max_len = (size_t) n;
+
+    ex = json_object_get(o, "examples");
+
+    if (ex != NULL) {
+        static const char *const  exkeys[] = { "match", "no_match", NULL };
+        json_t                   *arr;
+
+        if (!json_is_object(ex)
+            || zoll_rcheck_keys(ld, ex, path, exkeys) != 0)
+        {
+            return json_is_object(ex)
+                   ? -1
+                   : zoll_rfail(ld, path, "\"examples\" must be an object");
+        }
+
+        json_object_foreach(ex, s, arr) {
+            if (!json_is_array(arr)) {
+                return zoll_rfail(ld, path, "\"examples.%s\" must be an "
+                                  "array of strings", s);
+            }
+        }
+    }
+
+    rule->examples = ex;
+
+    if (zoll_rule_flags(ld, json_object_get(o, "flags"), path, rule) != 0
+        || zoll_rule_context(ld, json_object_get(o, "context"), path, rule)
+           != 0)
+    {
+        return -1;
+    }
+
+    return zoll_rule_compile(ld, path, rule, pattern,
+                             prefilter ? prefilter : pattern);
+}
+
+
+/* A pack's lists.  All lists are loaded before any rule, so any pack may
+ * use any pack's list. */
+
+static int
+zoll_pack_lists(zoll_rload_t *ld, json_t *root)
+{
+    static const char *const  keys[] = {
+        "pack", "description", "lists", "rules", NULL
+    };
+
+    json_t      *lists, *v;
+    const char  *k;
+
+    if (!json_is_object(root)) {
+        return zoll_rfail(ld, "$", "must be an object");
+    }
+
+    if (zoll_rcheck_keys(ld, root, "$", keys) != 0
+        || zoll_rstr(ld, root, "$", "pack", 1, &k) != 0)
+    {
+        return -1;
+    }
+
+    lists = json_object_get(root, "lists");
+
+    if (lists == NULL) {
+        return 0;
+    }
+
+    if (!json_is_object(lists)) {
+        return zoll_rfail(ld, "$.lists", "must be an object");
+    }
+
+    json_object_foreach(lists, k, v) {
+        if (!json_is_string(v)) {
+            return zoll_rfail(ld, "$.lists", "\"%s\" must be a file name", k);
+        }
+
+        if (zoll_list_index(ld->rules, k, strlen(k)) >= 0) {
+            return zoll_rfail(ld, "$.lists", "list \"%s\" is defined twice",
+                              k);
+        }
+
+        if (zoll_list_load(ld, "$.lists", k, json_string_value(v)) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_pack_rules(zoll_rload_t *ld, json_t *root)
+{
+    char           path[64];
+    size_t         i, n;
+    json_t        *rules, *v;
+    zoll_rule_t   *r;
+    zoll_rules_t  *rs = ld->rules;
+
+    rules = json_object_get(root, "rules");
+
+    if (!json_is_array(rules) || json_array_size(rules) == 0) {
+        return zoll_rfail(ld, "$.rules", "must be a non-empty array");
+    }
+
+    n = json_array_size(rules);
+
+    r = realloc(rs->rules, (rs->nrules + n) * sizeof(zoll_rule_t));
+    if (r == NULL) {
+        return zoll_rfail(ld, "$.rules", "out of memory");
+    }
+
+    rs->rules = r;
+
+    json_array_foreach(rules, i, v) {
+        snprintf(path, sizeof(path), "$.rules[%zu]", i);
+
+        r = &rs->rules[rs->nrules++];
+        memset(r, 0, sizeof(zoll_rule_t));
+        r->pack = ld->file;
+
+        if (zoll_rule_load(ld, v, path, r) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+
+/* The packs' file names in a stable order, so rule order (the last
+ * tie-break between overlapping spans) does not depend on the file
+ * system. */
+
+static int
+zoll_pack_names(zoll_rload_t *ld)
+{
+    DIR            *d;
+    char          **nn;
+    size_t          len, cap;
+    zoll_rules_t   *rs = ld->rules;
+    struct dirent  *de;
+
+    d = opendir(ld->dir);
+    if (d == NULL) {
+        return zoll_rfail(ld, "$", "cannot open the rules directory: %s",
+                          strerror(errno));
+    }
+
+    cap = 0;
+
+    while ((de = readdir(d)) != NULL) {
+        len = strlen(de->d_name);
+
+        if (len < 6 || de->d_name[0] == '.'
+            || strcmp(de->d_name + len - 5, ".json") != 0)
+        {
+            continue;
+        }
+
+        if (rs->nnames == cap) {
+            cap = cap ? 2 * cap : 16;
+            nn = realloc(rs->names, cap * sizeof(char *));
+            if (nn == NULL) {
+                break;
+            }
+            rs->names = nn;
+        }
+
+        rs->names[rs->nnames] = strdup(de->d_name);
+        if (rs->names[rs->nnames] == NULL) {
+            break;
+        }
+
+        rs->nnames++;
+    }
+
+    closedir(d);
+
+    if (de != NULL) {
+        return zoll_rfail(ld, "$", "out of memory");
+    }
+
+    if (rs->nnames == 0) {
+        return zoll_rfail(ld, "$", "the rules directory holds no *.json "
+                          "pack");
+    }
+
+    qsort(rs->names, rs->nnames, sizeof(char *), zoll_cmp_names);
+    return 0;
+}
+
+
+/* One Vectorscan database over every rule, in prefilter mode: it may report
+ * ends where PCRE2 then finds nothing, never the other way round.  A rule it
+ * rejects is left out and scanned by PCRE2 alone. */
+
+static int
+zoll_rules_db(zoll_rload_t *ld)
+{
+    int                  rc;
+    size_t               i, n;
+    unsigned            *flags, *ids;
+    const char         **exprs;
+    zoll_rules_t        *rs = ld->rules;
+    hs_compile_error_t  *cerr;
+
+    exprs = calloc(rs->nrules, sizeof(char *));
+    flags = calloc(rs->nrules, sizeof(unsigned));
+    ids = calloc(rs->nrules, sizeof(unsigned));
+
+    if (exprs == NULL || flags == NULL || ids == NULL) {
+        free(exprs);
+        free(flags);
+        free(ids);
+        ld->file = NULL;
+        return zoll_rfail(ld, "$", "out of memory");
+    }
+
+    for (i = 0; i < rs->nrules; i++) {
+        rs->rules[i].in_db = !rs->rules[i].extended;
+    }
+
+    for ( ;; ) {
+        n = 0;
+
+        for (i = 0; i < rs->nrules; i++) {
+            if (rs->rules[i].in_db) {
+                exprs[n] = rs->rules[i].hs_pattern;
+                flags[n] = rs->rules[i].hs_flags | HS_FLAG_PREFILTER
+                           | HS_FLAG_UTF8;
+                ids[n] = (unsigned) i;
+                n++;
+            }
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        cerr = NULL;
+        rc = hs_compile_multi(exprs, flags, ids, (unsigned) n, HS_MODE_BLOCK,
+                              NULL, &rs->db, &cerr);
+
+        if (rc == HS_SUCCESS) {
+            break;
+        }
+
+        if (cerr == NULL || cerr->expression < 0) {
+            /* the database as a whole failed: PCRE2 scans everything */
+            for (i = 0; i < rs->nrules; i++) {
+                rs->rules[i].in_db = 0;
+            }
+
+        } else {
+            rs->rules[ids[cerr->expression]].in_db = 0;
+        }
+
+        hs_free_compile_error(cerr);
+        rs->db = NULL;
+    }
+
+    free(exprs);
+    free(flags);
+    free(ids);
+    return 0;
+}
+
+
+/* "a [[span]] b" -> "a span b" with the span's offsets, or none (-1). */
+
+static char *
+zoll_example_text(const char *ex, size_t *len, long *s, long *e)
+{
+    char        *out, *o;
+    const char  *p;
+
+    out = malloc(strlen(ex) + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    *s = -1;
+    *e = -1;
+
+    for (o = out, p = ex; *p; ) {
+        if (p[0] == '[' && p[1] == '[' && *s < 0) {
+            *s = o - out;
+            p += 2;
+
+        } else if (p[0] == ']' && p[1] == ']' && *s >= 0 && *e < 0) {
+            *e = o - out;
+            p += 2;
+
+        } else {
+            *o++ = *p++;
+        }
+    }
+
+    *len = o - out;
+    *o = '\0';
+    return out;
+}
+
+
+static int
+zoll_example_check(zoll_rload_t *ld, zoll_scanner_t *sc, unsigned ri,
+    const char *kind, size_t i, const char *ex)
+{
+    int                 want_match, found;
+    char               *text, path[64];
+    long                s, e;
+    size_t              len, n, k;
+    const zoll_span_t  *spans;
+
+    snprintf(path, sizeof(path), "$.%s.examples.%s[%zu]",
+             ld->rules->rules[ri].id, kind, i);
+
+    want_match = (strcmp(kind, "match") == 0);
+
+    text = zoll_example_text(ex, &len, &s, &e);
+    if (text == NULL) {
+        return zoll_rfail(ld, path, "out of memory");
+    }
+
+    if (zoll_scan_rule(sc, ri, (const unsigned char *) text, len, &spans, &n)
+        != 0)
+    {
+        free(text);
+        return zoll_rfail(ld, path, "the scan failed");
+    }
+
+    found = 0;
+
+    for (k = 0; k < n; k++) {
+        if (s < 0 || (spans[k].start == (size_t) s
+                      && spans[k].end == (size_t) e))
+        {
+            found = 1;
+        }
+    }
+
+    if (want_match && !found) {
+        free(text);
+        return zoll_rfail(ld, path, "\"%s\" must match%s%s", ex,
+                          s >= 0 ? " exactly the marked span" : "",
+                          zoll_scanner_mode(sc) ? " (PCRE2 only)"
+                                                : " (prefiltered)");
+    }
+
+    if (!want_match && n != 0) {
+        zoll_rfail(ld, path, "\"%s\" must not match, but matched \"%.*s\"",
+                   ex, (int) (spans[0].end - spans[0].start),
+                   text + spans[0].start);
+        free(text);
+        return -1;
+    }
+
+    free(text);
+    return 0;
+}
+
+
+/* Every example of every rule, through both scan paths: the prefiltered
+ * one nginx uses and PCRE2 alone, so a prefilter that loses a match shows
+ * at load time. */
+
+static int
+zoll_rules_examples(zoll_rload_t *ld)
+{
+    size_t           ri, i, m;
+    json_t          *arr, *v;
+    unsigned         mode;
+    const char      *kinds[] = { "match", "no_match" };
+    zoll_rule_t     *r;
+    zoll_scanner_t  *sc;
+
+    for (mode = 0; mode < 2; mode++) {
+        sc = zoll_scanner_new(ld->rules, mode ? ZOLL_SCAN_PCRE_ONLY : 0);
+        if (sc == NULL) {
+            ld->file = NULL;
+            return zoll_rfail(ld, "$", "cannot create a scanner");
+        }
+
+        for (ri = 0; ri < ld->rules->nrules; ri++) {
+            r = &ld->rules->rules[ri];
+            ld->file = r->pack;
+
+            if (r->examples == NULL) {
+                continue;
+            }
+
+            for (m = 0; m < 2; m++) {
+                arr = json_object_get(r->examples, kinds[m]);
+
+                if (arr == NULL) {
+                    continue;
+                }
+
+                json_array_foreach(arr, i, v) {
+                    if (!json_is_string(v)
+                        || zoll_example_check(ld, sc, (unsigned) ri,
+                                              kinds[m], i,
+                                              json_string_value(v)) != 0)
+                    {
+                        if (!json_is_string(v)) {
+                            char  q[64];
+
+                            snprintf(q, sizeof(q), "$.%s.examples.%s[%zu]",
+                                     r->id, kinds[m], i);
+                            zoll_rfail(ld, q, "must be a string");
+                        }
+
+                        zoll_scanner_free(sc);
+                        return -1;
+                    }
+                }
+            }
+        }
+
+        zoll_scanner_free(sc);
+    }
+
+    return 0;
+}
+
+
+zoll_rules_t *
+zoll_rules_load(const char *dir, char *err, size_t errlen)
+{
+    size_t         i;
+    json_t        *root;
+    json_error_t   jerr;
+    zoll_rload_t   ld;
+    zoll_rules_t  *rs;
+    char           full[4096];
+
+    memset(&ld, 0, sizeof(ld));
+    ld.err = err;
+    ld.errlen = errlen;
+    ld.dir = dir;
+
+    rs = calloc(1, sizeof(zoll_rules_t));
+    ld.rules = rs;
+
+    if (rs == NULL || (rs->packs = json_array()) == NULL)
+    {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
+
+    if (zoll_pack_names(&ld) != 0) {
+        goto failed;
+    }
+
+    for (i = 0; i < rs->nnames; i++) {
+        ld.file = rs->names[i];
+        snprintf(full, sizeof(full), "%s/%s", dir, rs->names[i]);
+
+        root = json_load_file(full, JSON_REJECT_DUPLICATES, &jerr);
+        if (root == NULL) {
+            zoll_rfail(&ld, "$", "line %d, column %d: %s", jerr.line,
+                       jerr.column, jerr.text);
+            goto failed;
+        }
+
+        if (json_array_append_new(rs->packs, root) != 0) {
+            zoll_rfail(&ld, "$", "out of memory");
+            goto failed;
+        }
+
+        if (zoll_pack_lists(&ld, root) != 0) {
+            goto failed;
+        }
+    }
+
+    for (i = 0; i < rs->nnames; i++) {
+        ld.file = rs->names[i];
+
+        if (zoll_pack_rules(&ld, json_array_get(rs->packs, i)) != 0) {
+            goto failed;
+        }
+    }
+
+    if (zoll_rules_db(&ld) != 0 || zoll_rules_examples(&ld) != 0) {
+        goto failed;
+    }
+
+    return rs;
+
+failed:
+
+    zoll_rules_free(rs);
+    return NULL;
+}
+
+
+void
+zoll_rules_free(zoll_rules_t *rs)
+{
+    size_t  i, j;
+
+    if (rs == NULL) {
+        return;
+    }
+
+    for (i = 0; i < rs->nrules; i++) {
+        pcre2_code_free(rs->rules[i].re);
+        free(rs->rules[i].pattern);
+        free(rs->rules[i].hs_pattern);
+        free(rs->rules[i].ctx_words);
+    }
+
+    for (i = 0; i < rs->nnames; i++) {
+        free(rs->names[i]);
+    }
+
+    for (i = 0; i < rs->nlists; i++) {
+        for (j = 0; j < rs->lists[i].n; j++) {
+            free(rs->lists[i].words[j]);
+        }
+
+        free(rs->lists[i].words);
+        free(rs->lists[i].alt);
+    }
+
+    free(rs->lists);
+
+    hs_free_database(rs->db);
+    free(rs->rules);
+    free(rs->names);
+    json_decref(rs->packs);
+    free(rs);
+}
+
+
+size_t
+zoll_rules_count(const zoll_rules_t *rs, size_t *prefiltered)
+{
+    size_t  i;
+
+    if (prefiltered) {
+        *prefiltered = 0;
+
+        for (i = 0; i < rs->nrules; i++) {
+            *prefiltered += rs->rules[i].in_db;
+        }
+    }
+
+    return rs->nrules;
+}
+
+
+const char *
+zoll_rule_id(const zoll_rules_t *rs, unsigned rule)
+{
+    return rs->rules[rule].id;
+}
+
+
+const char *
+zoll_rule_entity(const zoll_rules_t *rs, unsigned rule)
+{
+    return rs->entities[rs->rules[rule].entity];
+}
+
+
+size_t
+zoll_rules_entities(const zoll_rules_t *rs)
+{
+    return rs->nentities;
+}
+
+
+const char *
+zoll_rules_entity(const zoll_rules_t *rs, unsigned entity)
+{
+    return rs->entities[entity];
+}
+
+
+int
+zoll_rules_entity_index(const zoll_rules_t *rs, const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < rs->nentities; i++) {
+        if (strcmp(rs->entities[i], name) == 0) {
+            return (int) i;
+        }
+    }
+
+    return -1;
+}

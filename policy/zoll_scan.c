@@ -1,0 +1,640 @@
+/*
+ * The scanner: finds the spans of personal data in a text.
+ *
+ * Semantics, whatever the path: for each rule, the leftmost non-overlapping
+ * matches of its PCRE2 pattern from the start of the text (a global
+ * match); a match whose validator or context fails is dropped; then, where
+ * spans of different rules overlap, the higher priority wins, then the
+ * longer span, then the earlier one, then the earlier rule.
+ *
+ * Fast path: Vectorscan reads the text once for all rules and reports each
+ * offset where a rule's prefilter ends: its own pattern compiled in
+ * prefilter mode, or a simpler "prefilter" the rule gives (a salutation, a
+ * first name).  The contract: every real match contains the end of a
+ * prefilter match.  At a report PCRE2 looks for matches that start at most
+ * max_len before it (never before the end of the rule's previous match)
+ * and not after it, so text that no rule could match costs one Vectorscan
+ * pass and nothing else.  Rules Vectorscan could not take are scanned by
+ * PCRE2 over the whole text.
+ */
+
+#define _GNU_SOURCE          /* qsort_r */
+#include "zoll_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+
+/* Backtracking bounds: a pattern that would need more fails the scan, and
+ * the request with it, rather than pass text through unscanned. */
+#define ZOLL_MATCH_LIMIT  1000000
+#define ZOLL_DEPTH_LIMIT  10000
+#define ZOLL_JIT_STACK    (512 * 1024)
+
+
+struct zoll_scanner_s {
+    const zoll_rules_t    *rules;
+    unsigned               mode;
+    int                    only;          /* one rule, or -1 */
+    int                    failed;
+
+    hs_scratch_t          *scratch;
+    pcre2_match_data      *md;
+    pcre2_match_context   *mctx;
+    pcre2_jit_stack       *jit;
+
+    const unsigned char   *text;
+    size_t                 len;
+    size_t                *last_end;      /* per rule */
+
+    zoll_span_t           *cand;
+    size_t                 ncand;
+    size_t                 ccap;
+    zoll_span_t           *out;
+    size_t                 nout;
+    size_t                 ocap;
+};
+
+
+zoll_scanner_t *
+zoll_scanner_new(const zoll_rules_t *rs, unsigned mode)
+{
+    zoll_scanner_t  *sc;
+
+    sc = calloc(1, sizeof(zoll_scanner_t));
+    if (sc == NULL) {
+        return NULL;
+    }
+
+    sc->rules = rs;
+    sc->mode = mode;
+    sc->only = -1;
+    sc->last_end = calloc(rs->nrules, sizeof(size_t));
+    sc->md = pcre2_match_data_create((uint32_t) rs->max_groups, NULL);
+    sc->mctx = pcre2_match_context_create(NULL);
+    sc->jit = pcre2_jit_stack_create(32 * 1024, ZOLL_JIT_STACK, NULL);
+
+    if (sc->last_end == NULL || sc->md == NULL || sc->mctx == NULL
+        || sc->jit == NULL)
+    {
+        zoll_scanner_free(sc);
+        return NULL;
+    }
+
+    pcre2_set_match_limit(sc->mctx, ZOLL_MATCH_LIMIT);
+    pcre2_set_depth_limit(sc->mctx, ZOLL_DEPTH_LIMIT);
+    pcre2_jit_stack_assign(sc->mctx, NULL, sc->jit);
+
+    if (rs->db != NULL && hs_alloc_scratch(rs->db, &sc->scratch)
+                          != HS_SUCCESS)
+    {
+        zoll_scanner_free(sc);
+        return NULL;
+    }
+
+    return sc;
+}
+
+
+void
+zoll_scanner_free(zoll_scanner_t *sc)
+{
+    if (sc == NULL) {
+        return;
+    }
+
+    hs_free_scratch(sc->scratch);
+    pcre2_match_data_free(sc->md);
+    pcre2_match_context_free(sc->mctx);
+    pcre2_jit_stack_free(sc->jit);
+    free(sc->last_end);
+    free(sc->cand);
+    free(sc->out);
+    free(sc);
+}
+
+
+unsigned
+zoll_scanner_mode(const zoll_scanner_t *sc)
+{
+    return sc->mode;
+}
+
+
+static int
+zoll_span_push(zoll_span_t **a, size_t *n, size_t *cap, const zoll_span_t *s)
+{
+    size_t        ncap;
+    zoll_span_t  *na;
+
+    if (*n == *cap) {
+        ncap = *cap ? 2 * *cap : 64;
+        na = realloc(*a, ncap * sizeof(zoll_span_t));
+        if (na == NULL) {
+            return -1;
+        }
+        *a = na;
+        *cap = ncap;
+    }
+
+    (*a)[(*n)++] = *s;
+    return 0;
+}
+
+
+static int
+zoll_ascii_lower(int c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+
+/* A context word anywhere in [lo, hi), ASCII case-insensitively. */
+
+static int
+zoll_word_in(const unsigned char *lo, const unsigned char *hi, const char *w)
+{
+    size_t                wl, i;
+    const unsigned char  *p;
+
+    wl = strlen(w);
+
+    for (p = lo; p + wl <= hi; p++) {
+        for (i = 0; i < wl; i++) {
+            if (zoll_ascii_lower(p[i]) != zoll_ascii_lower((unsigned char) w[i])) {
+                break;
+            }
+        }
+
+        if (i == wl) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_context(const zoll_scanner_t *sc, const zoll_rule_t *r, size_t s,
+    size_t e)
+{
+    size_t                i, lo, hi;
+    const unsigned char  *t = sc->text;
+
+    lo = s > r->ctx_window ? s - r->ctx_window : 0;
+    hi = e + r->ctx_window < sc->len ? e + r->ctx_window : sc->len;
+
+    for (i = 0; i < r->nctx_words; i++) {
+        if (zoll_word_in(t + lo, t + s, r->ctx_words[i])
+            || zoll_word_in(t + e, t + hi, r->ctx_words[i]))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+typedef struct {
+    const zoll_scanner_t  *sc;
+    const zoll_rule_t     *rule;
+} zoll_callout_ctx_t;
+
+
+static int
+zoll_cmp_word(const void *key, const void *elt)
+{
+    const zoll_str_t  *w = key;
+    const char        *e = *(char *const *) elt;
+    int                c;
+
+    c = strncasecmp(w->data, e, w->len);
+
+    if (c == 0 && e[w->len] != '\0') {
+        return -1;
+    }
+
+    return c;
+}
+
+
+/* Is the word in the list?  The list is sorted ASCII-caselessly; a
+ * case-sensitive rule then looks for an exact entry among the caseless
+ * equals around the hit. */
+
+static int
+zoll_list_has(const zoll_list_t *l, const zoll_str_t *w, int caseless)
+{
+    char  *const  *hit, *const *p;
+
+    hit = bsearch(w, l->words, l->n, sizeof(char *), zoll_cmp_word);
+
+    if (hit == NULL || caseless) {
+        return hit != NULL;
+    }
+
+    for (p = hit; p >= l->words && zoll_cmp_word(w, p) == 0; p--) {
+        if (strncmp(*p, w->data, w->len) == 0) {
+            return 1;
+        }
+    }
+
+    for (p = hit + 1; p < l->words + l->n && zoll_cmp_word(w, p) == 0; p++) {
+        if (strncmp(*p, w->data, w->len) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* Called by PCRE2 right after a list capture "(?<zlK>word)(?C<K+1>)":
+ * 0 lets the match go on, 1 makes PCRE2 backtrack into a shorter word. */
+
+static int
+zoll_list_callout(pcre2_callout_block *cb, void *data)
+{
+    unsigned                   k, g;
+    zoll_str_t                 w;
+    zoll_callout_ctx_t        *cx = data;
+    const zoll_rule_t         *r = cx->rule;
+
+    k = cb->callout_number - 1;
+
+    if (k >= r->nlrefs) {
+        return 0;
+    }
+
+    g = r->lrefs[k].group;
+
+    if (g >= cb->capture_top || cb->offset_vector[2 * g] == PCRE2_UNSET) {
+        return 1;
+    }
+
+    w.data = (const char *) cb->subject + cb->offset_vector[2 * g];
+    w.len = cb->offset_vector[2 * g + 1] - cb->offset_vector[2 * g];
+
+    return zoll_list_has(&cx->sc->rules->lists[r->lrefs[k].list], &w,
+                         (r->pcre_opts & PCRE2_CASELESS) != 0) ? 0 : 1;
+}
+
+
+/* A PCRE2 match of rule ri: its span, if its list words, its validator
+ * and its context agree, becomes a candidate (1); else 0. */
+
+static int
+zoll_candidate(zoll_scanner_t *sc, unsigned ri, const PCRE2_SIZE *ov)
+{
+    size_t              s, e;
+    zoll_span_t         span;
+    const zoll_rule_t  *r = &sc->rules->rules[ri];
+
+    s = ov[2 * r->group];
+    e = ov[2 * r->group + 1];
+
+    if (s == PCRE2_UNSET || e <= s || ov[1] - ov[0] > r->max_len) {
+        return 0;
+    }
+
+    if (r->validate && !r->validate(sc->text + s, e - s)) {
+        return 0;
+    }
+
+    if (r->ctx_required && !zoll_context(sc, r, s, e)) {
+        return 0;
+    }
+
+    span.start = s;
+    span.end = e;
+    span.rule = ri;
+    span.entity = r->entity;
+
+    return zoll_span_push(&sc->cand, &sc->ncand, &sc->ccap, &span) == 0
+           ? 1 : -1;
+}
+
+
+static size_t
+zoll_next_char(const zoll_scanner_t *sc, size_t i)
+{
+    i++;
+
+    while (i < sc->len && (sc->text[i] & 0xc0) == 0x80) {
+        i++;
+    }
+
+    return i;
+}
+
+
+/* Global matching of rule ri from pos, for matches that start at or
+ * before upto, in a subject cut at lim.  An accepted match consumes its
+ * text; a rejected one (list word, validator, context, longer than
+ * max_len) does not: the search goes on one character after its start, so
+ * "Die Anna Schmidt" still finds "Anna Schmidt" after rejecting "Die
+ * Anna". */
+
+static int
+zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
+    size_t lim)
+{
+    int                 rc;
+    PCRE2_SIZE         *ov;
+    zoll_callout_ctx_t  cx;
+    const zoll_rule_t  *r = &sc->rules->rules[ri];
+
+    ov = pcre2_get_ovector_pointer(sc->md);
+
+    cx.sc = sc;
+    cx.rule = r;
+    pcre2_set_callout(sc->mctx, r->nlrefs ? zoll_list_callout : NULL, &cx);
+
+    while (pos <= upto && pos < lim) {
+        rc = pcre2_match(r->re, sc->text, lim, pos, PCRE2_NO_UTF_CHECK,
+                         sc->md, sc->mctx);
+
+        if (rc == PCRE2_ERROR_NOMATCH) {
+            return 0;
+        }
+
+        if (rc < 0) {
+            return -1;
+        }
+
+        if (ov[0] > upto) {
+            return 0;           /* a later report will take it */
+        }
+
+        if (ov[1] == ov[0]) {
+            pos = zoll_next_char(sc, ov[1]);
+            continue;
+        }
+
+        rc = zoll_candidate(sc, ri, ov);
+
+        if (rc < 0) {
+            return -1;
+        }
+
+        if (rc == 0) {
+            pos = zoll_next_char(sc, ov[0]);
+            continue;
+        }
+
+        sc->last_end[ri] = ov[1];
+        pos = ov[1];
+    }
+
+    return 0;
+}
+
+
+static size_t
+zoll_char_start(const zoll_scanner_t *sc, size_t i)
+{
+    while (i < sc->len && (sc->text[i] & 0xc0) == 0x80) {
+        i++;
+    }
+
+    return i;
+}
+
+
+static int
+zoll_on_report(unsigned int id, unsigned long long from,
+    unsigned long long to, unsigned int flags, void *ctx)
+{
+    size_t              ws, lim;
+    zoll_scanner_t     *sc = ctx;
+    const zoll_rule_t  *r = &sc->rules->rules[id];
+
+    (void) from;
+    (void) flags;
+
+    if ((sc->only >= 0 && id != (unsigned) sc->only)
+        || to <= sc->last_end[id])
+    {
+        return 0;
+    }
+
+    /* a match containing this report starts at most max_len before it and
+     * ends at most max_len after it; another max_len past that lets the
+     * pattern's lookaheads see what they would in the whole text */
+    ws = to > r->max_len ? to - r->max_len : 0;
+    if (ws < sc->last_end[id]) {
+        ws = sc->last_end[id];
+    }
+
+    lim = to + 2 * r->max_len < sc->len ? to + 2 * r->max_len : sc->len;
+
+    if (zoll_match_range(sc, id, zoll_char_start(sc, ws), to,
+                         zoll_char_start(sc, lim))
+        != 0)
+    {
+        sc->failed = 1;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_span_cmp_pos(const void *a, const void *b)
+{
+    const zoll_span_t  *x = a, *y = b;
+
+    if (x->start != y->start) {
+        return x->start < y->start ? -1 : 1;
+    }
+
+    if (x->end != y->end) {
+        return x->end > y->end ? -1 : 1;
+    }
+
+    return x->rule < y->rule ? -1 : (x->rule > y->rule);
+}
+
+
+static int
+zoll_span_cmp_rank(const void *a, const void *b, void *arg)
+{
+    int                  pa, pb;
+    const zoll_span_t   *x = a, *y = b;
+    const zoll_rules_t  *rs = arg;
+
+    pa = rs->rules[x->rule].priority;
+    pb = rs->rules[y->rule].priority;
+
+    if (pa != pb) {
+        return pa > pb ? -1 : 1;
+    }
+
+    if (x->end - x->start != y->end - y->start) {
+        return x->end - x->start > y->end - y->start ? -1 : 1;
+    }
+
+    return zoll_span_cmp_pos(a, b);
+}
+
+
+/* Overlaps are settled within clusters of candidates that overlap each
+ * other transitively; clusters are small (usually one span), so the
+ * quadratic pick inside one costs nothing. */
+
+static int
+zoll_resolve(zoll_scanner_t *sc)
+{
+    size_t        i, j, k, a, end, nacc;
+    zoll_span_t  *c = sc->cand;
+
+    sc->nout = 0;
+
+    if (sc->ncand == 0) {
+        return 0;
+    }
+
+    qsort(c, sc->ncand, sizeof(zoll_span_t), zoll_span_cmp_pos);
+
+    for (i = 0; i < sc->ncand; i = j) {
+        end = c[i].end;
+
+        for (j = i + 1; j < sc->ncand && c[j].start < end; j++) {
+            if (c[j].end > end) {
+                end = c[j].end;
+            }
+        }
+
+        if (j == i + 1) {
+            if (zoll_span_push(&sc->out, &sc->nout, &sc->ocap, &c[i]) != 0) {
+                return -1;
+            }
+            continue;
+        }
+
+        qsort_r(c + i, j - i, sizeof(zoll_span_t), zoll_span_cmp_rank,
+                (void *) sc->rules);
+
+        a = sc->nout;
+
+        for (k = i; k < j; k++) {
+            for (nacc = a; nacc < sc->nout; nacc++) {
+                if (c[k].start < sc->out[nacc].end
+                    && sc->out[nacc].start < c[k].end)
+                {
+                    break;
+                }
+            }
+
+            if (nacc == sc->nout
+                && zoll_span_push(&sc->out, &sc->nout, &sc->ocap, &c[k])
+                   != 0)
+            {
+                return -1;
+            }
+        }
+
+        qsort(sc->out + a, sc->nout - a, sizeof(zoll_span_t),
+              zoll_span_cmp_pos);
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_scan_all(zoll_scanner_t *sc, const unsigned char *text, size_t len)
+{
+    size_t              i;
+    hs_error_t          rc;
+    const zoll_rules_t  *rs = sc->rules;
+
+    sc->text = text;
+    sc->len = len;
+    sc->ncand = 0;
+    sc->nout = 0;
+    sc->failed = 0;
+    memset(sc->last_end, 0, rs->nrules * sizeof(size_t));
+
+    if (len == 0) {
+        return 0;
+    }
+
+    if (sc->mode != ZOLL_SCAN_PCRE_ONLY && rs->db != NULL) {
+        rc = hs_scan(rs->db, (const char *) text, (unsigned) len, 0,
+                     sc->scratch, zoll_on_report, sc);
+
+        if (sc->failed || (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)) {
+            return -1;
+        }
+    }
+
+    for (i = 0; i < rs->nrules; i++) {
+        if (sc->only >= 0 && i != (size_t) sc->only) {
+            continue;
+        }
+
+        if (sc->mode == ZOLL_SCAN_PCRE_ONLY || rs->db == NULL
+            || !rs->rules[i].in_db)
+        {
+            if (zoll_match_range(sc, (unsigned) i, 0, len, len) != 0) {
+                return -1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+int
+zoll_scan(zoll_scanner_t *sc, const unsigned char *text, size_t len,
+    const zoll_span_t **spans, size_t *n)
+{
+    /* Vectorscan takes lengths as unsigned int; bodies are far smaller */
+    if (len > 0xffffffffu) {
+        return -1;
+    }
+
+    sc->only = -1;
+
+    if (zoll_scan_all(sc, text, len) != 0 || zoll_resolve(sc) != 0) {
+        return -1;
+    }
+
+    *spans = sc->out;
+    *n = sc->nout;
+    return 0;
+}
+
+
+int
+zoll_scan_rule(zoll_scanner_t *sc, unsigned rule, const unsigned char *text,
+    size_t len, const zoll_span_t **spans, size_t *n)
+{
+    int  rc;
+
+    if (len > 0xffffffffu || rule >= sc->rules->nrules) {
+        return -1;
+    }
+
+    sc->only = (int) rule;
+    rc = zoll_scan_all(sc, text, len);
+    sc->only = -1;
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    if (sc->ncand) {
+        qsort(sc->cand, sc->ncand, sizeof(zoll_span_t), zoll_span_cmp_pos);
+    }
+
+    *spans = sc->cand;
+    *n = sc->ncand;
+    return 0;
+}
