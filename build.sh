@@ -16,7 +16,8 @@ PY=/usr/bin/python3
 
 APT_PACKAGES=(
     nginx nginx-dev build-essential libpcre2-dev libssl-dev zlib1g-dev
-    libjansson-dev libcmocka-dev openssl curl procps python3 python3-pytest
+    libjansson-dev libcmocka-dev libvectorscan-dev valgrind openssl curl
+    procps python3 python3-pytest
 )
 
 log() { printf '==> %s\n' "$*"; }
@@ -119,5 +120,6 @@ case "${1:-build}" in
     build)  build ;;
     run)    build; exec "$PY" "$ROOT/config/demo/run.py" ;;
     test)   build; run_tests ;;
-    *)      echo "usage: $0 [build|run|test]" >&2; exit 2 ;;
+    bench)  build; "$ROOT/tests/bench/redact/run" ;;
+    *)      echo "usage: $0 [build|run|test|bench]" >&2; exit 2 ;;
 esac

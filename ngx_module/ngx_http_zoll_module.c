@@ -4,11 +4,12 @@
  *
  * In the precontent phase it refuses requests that did not come over TLS 1.2+,
  * authenticates the tenant by the key the provider SDK sends, asks the engine
- * where the request may go, writes the transfer record and only then lets
- * the stock proxy module forward the request, using the variables set here
- * ($zoll_upstream, $zoll_upstream_host, $zoll_credential, ...).  In the log
- * phase it records the outcome.  It knows nothing about PII or law: all of
- * that is in the engine (policy/).
+ * where the request may go, reads the whole request body and has the engine
+ * redact it, replaces the body with the redacted one, writes the transfer
+ * record and only then lets the stock proxy module forward the request,
+ * using the variables set here ($zoll_upstream, $zoll_upstream_host,
+ * $zoll_credential, ...).  In the log phase it records the outcome.  It
+ * knows nothing about PII or law: all of that is in the engine (policy/).
  */
 
 #include <ngx_config.h>
@@ -19,6 +20,7 @@
 
 
 #define NGX_HTTP_ZOLL_RECORD_LEN  2048
+#define NGX_HTTP_ZOLL_MAX_BODY    (8 * 1024 * 1024)
 
 
 typedef struct {
@@ -28,13 +30,23 @@ typedef struct {
     ngx_int_t                   request_id_index;
     ngx_array_t                 key_vars;  /* indexes of $http_x_api_key.. */
     ngx_array_t                 used;      /* subprocessors of locations */
+    zoll_redactor_t            *redactor;  /* this worker's */
 } ngx_http_zoll_main_conf_t;
 
 
 typedef struct {
     /* NULL: not configured here; &ngx_http_zoll_off: "zoll off" */
     const zoll_subprocessor_t  *sp;
+    off_t                       max_body;
 } ngx_http_zoll_loc_conf_t;
+
+
+/* a reversible token of the request and the value it stands for, kept in
+ * the request's pool for the response side */
+typedef struct {
+    ngx_str_t                   token;
+    ngx_str_t                   value;
+} ngx_http_zoll_token_t;
 
 
 typedef struct {
@@ -44,9 +56,15 @@ typedef struct {
     ngx_str_t                   upstream;  /* "https://" + upstream name */
     const zoll_tenant_t        *tenant;    /* authenticated tenant */
     const char                 *auth_error;
+    ngx_array_t                *tokens;    /* ngx_http_zoll_token_t */
+    ngx_uint_t                  redactions;
+    ngx_int_t                   body_rc;   /* the phase's result, once the
+                                              body has been inspected */
     unsigned                    authenticated:1;  /* the key was checked */
     unsigned                    decided:1;
     unsigned                    forwarded:1;
+    unsigned                    inspected:1;
+    unsigned                    reading_body:1;
 } ngx_http_zoll_ctx_t;
 
 
@@ -68,6 +86,9 @@ typedef enum {
 
 
 static ngx_int_t ngx_http_zoll_handler(ngx_http_request_t *r);
+static void ngx_http_zoll_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_zoll_init_process(ngx_cycle_t *cycle);
+static void ngx_http_zoll_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_zoll_refusal_handler(ngx_http_request_t *r);
 static void ngx_http_zoll_cleanup_ctx(void *data);
 static ngx_int_t ngx_http_zoll_log_handler(ngx_http_request_t *r);
@@ -113,6 +134,13 @@ static ngx_command_t  ngx_http_zoll_commands[] = {
       0,
       NULL },
 
+    { ngx_string("zoll_max_body_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_off_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_zoll_loc_conf_t, max_body),
+      NULL },
+
       ngx_null_command
 };
 
@@ -139,10 +167,10 @@ ngx_module_t  ngx_http_zoll_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_zoll_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_zoll_exit_process,            /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -925,9 +953,396 @@ ngx_http_zoll_escaped(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf)
 }
 
 
+/* Request bodies */
+
+static ngx_uint_t
+ngx_http_zoll_has_body(ngx_http_request_t *r)
+{
+    return r->headers_in.content_length_n > 0 || r->headers_in.chunked;
+}
+
+
+static ngx_uint_t
+ngx_http_zoll_is_json(ngx_str_t *type)
+{
+    size_t   n;
+    u_char  *semi;
+
+    semi = ngx_strlchr(type->data, type->data + type->len, ';');
+    n = (semi ? semi : type->data + type->len) - type->data;
+
+    while (n > 0 && (type->data[n - 1] == ' ' || type->data[n - 1] == '\t')) {
+        n--;
+    }
+
+    return (n == sizeof("application/json") - 1
+            && ngx_strncasecmp(type->data, (u_char *) "application/json", n)
+               == 0)
+           || (n > 5 && ngx_strncasecmp(type->data + n - 5, (u_char *) "+json",
+                                        5) == 0);
+}
+
+
+/* What can be refused before a byte of the body is read: a declared size
+ * above the limit, a compressed body, a body that is not JSON.  The engine
+ * can only inspect plain JSON; anything else must not leave uninspected. */
+
+static zoll_status_e
+ngx_http_zoll_body_check(ngx_http_request_t *r, ngx_http_zoll_loc_conf_t *zlcf,
+    u_char *why, size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (r->headers_in.content_length_n > zlcf->max_body) {
+        ngx_snprintf(why, len, "the request body is larger than the limit "
+                     "of %O bytes%Z", zlcf->max_body);
+        return ZOLL_ERR_TOO_LARGE;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Content-Encoding") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Encoding",
+                               h[i].key.len) == 0
+            && !(h[i].value.len == sizeof("identity") - 1
+                 && ngx_strncasecmp(h[i].value.data, (u_char *) "identity",
+                                    h[i].value.len) == 0))
+        {
+            ngx_snprintf(why, len, "a request body with Content-Encoding "
+                         "\"%V\" cannot be inspected; send it uncompressed%Z",
+                         &h[i].value);
+            return ZOLL_ERR_UNINSPECTABLE;
+        }
+    }
+
+    if (ngx_http_zoll_has_body(r) && r->headers_in.content_type
+        && !ngx_http_zoll_is_json(&r->headers_in.content_type->value))
+    {
+        ngx_snprintf(why, len, "only JSON request bodies can be inspected, "
+                     "not \"%V\"%Z", &r->headers_in.content_type->value);
+        return ZOLL_ERR_UNINSPECTABLE;
+    }
+
+    return ZOLL_OK;
+}
+
+
+static off_t
+ngx_http_zoll_body_size(ngx_http_request_t *r)
+{
+    off_t         size;
+    ngx_chain_t  *cl;
+
+    size = 0;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL; cl;
+         cl = cl->next)
+    {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    return size;
+}
+
+
+/* The body in one piece: as it is if nginx holds it in one memory buffer,
+ * else copied from its buffers and its temp file into the pool. */
+
+static u_char *
+ngx_http_zoll_body(ngx_http_request_t *r, off_t size)
+{
+    u_char       *body, *p;
+    size_t        n;
+    ssize_t       got;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && ngx_buf_in_memory(cl->buf)) {
+        return cl->buf->pos;
+    }
+
+    body = ngx_pnalloc(r->pool, (size_t) size);
+    if (body == NULL) {
+        return NULL;
+    }
+
+    p = body;
+
+    for ( /* void */ ; cl; cl = cl->next) {
+        b = cl->buf;
+        n = (size_t) ngx_buf_size(b);
+
+        if (ngx_buf_in_memory(b)) {
+            p = ngx_cpymem(p, b->pos, n);
+            continue;
+        }
+
+        got = ngx_read_file(b->file, p, n, b->file_pos);
+
+        if (got != (ssize_t) n) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "zoll: short read of the request body from \"%V\"",
+                          &b->file->name);
+            return NULL;
+        }
+
+        p += n;
+    }
+
+    return body;
+}
+
+
+/* Replaces the body the proxy will send, as lua-nginx-module's
+ * ngx.req.set_body_data does: one memory buffer, no temp file, and the
+ * length the proxy takes its Content-Length from. */
+
+static ngx_int_t
+ngx_http_zoll_set_body(ngx_http_request_t *r, const u_char *data, size_t len)
+{
+    ngx_buf_t                *b;
+    ngx_chain_t              *cl;
+    ngx_table_elt_t          *h;
+    ngx_http_request_body_t  *rb = r->request_body;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    cl = ngx_alloc_chain_link(r->pool);
+
+    if (b == NULL || cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->pos, data, len);
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    rb->bufs = cl;
+    rb->temp_file = NULL;    /* the pool's cleanup still removes it */
+
+    r->headers_in.content_length_n = len;
+
+    h = r->headers_in.content_length;
+
+    if (h) {
+        h->value.data = ngx_pnalloc(r->pool, NGX_OFF_T_LEN);
+        if (h->value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        h->value.len = ngx_sprintf(h->value.data, "%uz", len)
+                       - h->value.data;
+    }
+
+    return NGX_OK;
+}
+
+
+/* The request's reversible tokens, copied out of the worker's redactor
+ * (which the next request reuses) into the request's pool, where they die
+ * with the request. */
+
+static ngx_int_t
+ngx_http_zoll_keep_tokens(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx,
+    zoll_redactor_t *rd)
+{
+    char                    buf[128];
+    size_t                  i, n, len;
+    zoll_str_t              value;
+    ngx_http_zoll_token_t  *t;
+
+    n = zoll_redaction_tokens(rd);
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    ctx->tokens = ngx_array_create(r->pool, n, sizeof(ngx_http_zoll_token_t));
+    if (ctx->tokens == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        len = zoll_redaction_token(rd, i, buf, sizeof(buf), &value);
+
+        t = ngx_array_push(ctx->tokens);
+
+        if (len >= sizeof(buf) || t == NULL) {
+            return NGX_ERROR;
+        }
+
+        t->token.len = len;
+        t->token.data = ngx_pnalloc(r->pool, len);
+        t->value.len = value.len;
+        t->value.data = ngx_pnalloc(r->pool, value.len);
+
+        if (t->token.data == NULL || t->value.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(t->token.data, buf, len);
+        ngx_memcpy(t->value.data, value.data, value.len);
+    }
+
+    return NGX_OK;
+}
+
+
+/* Has the engine redact the body.  NGX_DECLINED: go on with what is now in
+ * r->request_body; anything else ends the phase (a refusal). */
+
+static ngx_int_t
+ngx_http_zoll_inspect(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
+    ngx_http_zoll_loc_conf_t *zlcf, ngx_http_zoll_ctx_t *ctx)
+{
+    off_t             size;
+    u_char           *body, why[128];
+    ngx_int_t         rc;
+    zoll_status_e     st;
+    zoll_redaction_t  res;
+
+    size = ngx_http_zoll_body_size(r);
+
+    if (size > zlcf->max_body) {
+        ngx_snprintf(why, sizeof(why), "the request body is larger than the "
+                     "limit of %O bytes%Z", zlcf->max_body);
+        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_TOO_LARGE,
+                                    (const char *) why);
+    }
+
+    if (size == 0) {
+        return NGX_DECLINED;
+    }
+
+    if (zmcf->redactor == NULL) {
+        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_UNINSPECTABLE,
+                                    "this worker has no redactor");
+    }
+
+    body = ngx_http_zoll_body(r, size);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st = zoll_redact(zmcf->redactor, ctx->tenant, body, (size_t) size, &res);
+
+    /* the record of this decision names what was found */
+    ctx->ri.redaction = zmcf->redactor;
+    ctx->inspected = 1;
+
+    if (st != ZOLL_OK) {
+        rc = ngx_http_zoll_refuse(r, zmcf, ctx, st, res.reason);
+        ctx->ri.redaction = NULL;
+        return rc;
+    }
+
+    ctx->redactions = res.redacted;
+
+    if (ngx_http_zoll_keep_tokens(r, ctx, zmcf->redactor) != NGX_OK
+        || (res.changed
+            && ngx_http_zoll_set_body(r, res.body, res.len) != NGX_OK))
+    {
+        ctx->ri.redaction = NULL;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* The body (if any) is in: inspect it, then record and let the request go. */
+
+static ngx_int_t
+ngx_http_zoll_forward(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
+    ngx_http_zoll_loc_conf_t *zlcf, ngx_http_zoll_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    if (r->request_body) {
+        rc = ngx_http_zoll_inspect(r, zmcf, zlcf, ctx);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    if (ngx_http_zoll_strip_keys(r, zmcf) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->upstream.len = sizeof("https://") - 1
+                        + ngx_strlen(ctx->d.region->upstream);
+    ctx->upstream.data = ngx_pnalloc(r->pool, ctx->upstream.len);
+    if (ctx->upstream.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_sprintf(ctx->upstream.data, "https://%s", ctx->d.region->upstream);
+
+    /* no record, no transfer */
+    rc = ngx_http_zoll_log_decision(r, zmcf, ctx);
+
+    /* the redactor is the worker's and moves on to the next request */
+    ctx->ri.redaction = NULL;
+
+    if (rc != NGX_OK) {
+        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_LOG_UNWRITABLE,
+                                    "the transfer log cannot be written; "
+                                    "nothing was forwarded");
+    }
+
+    ctx->forwarded = 1;
+
+    return NGX_DECLINED;
+}
+
+
+/* The mirror module's pattern: the body handler does the work, then runs
+ * the phases again, which come back to ngx_http_zoll_handler() and return
+ * the result kept in ctx->body_rc. */
+
+static void
+ngx_http_zoll_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_zoll_ctx_t        *ctx;
+    ngx_http_zoll_loc_conf_t   *zlcf;
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    zmcf = ngx_http_get_module_main_conf(r, ngx_http_zoll_module);
+    zlcf = ngx_http_get_module_loc_conf(r, ngx_http_zoll_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
+
+    ctx->body_rc = ngx_http_zoll_forward(r, zmcf, zlcf, ctx);
+    ctx->reading_body = 0;
+
+    r->preserve_body = 1;
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
 static ngx_int_t
 ngx_http_zoll_handler(ngx_http_request_t *r)
 {
+    u_char                      why[256];
+    ngx_int_t                   rc;
     zoll_status_e               status;
     ngx_http_zoll_ctx_t        *ctx;
     const zoll_tenant_t        *t;
@@ -955,8 +1370,16 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ctx->reading_body) {
+        return NGX_DONE;
+    }
+
     if (ctx->decided) {
         /* the phases are being run again */
+        if (ctx->body_rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return ctx->body_rc;
+        }
+
         if (ctx->forwarded) {
             return NGX_DECLINED;
         }
@@ -987,29 +1410,28 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
         return ngx_http_zoll_refuse(r, zmcf, ctx, status, NULL);
     }
 
-    if (ngx_http_zoll_strip_keys(r, zmcf) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    status = ngx_http_zoll_body_check(r, zlcf, why, sizeof(why));
+
+    if (status != ZOLL_OK) {
+        return ngx_http_zoll_refuse(r, zmcf, ctx, status, (const char *) why);
     }
 
-    ctx->upstream.len = sizeof("https://") - 1
-                        + ngx_strlen(ctx->d.region->upstream);
-    ctx->upstream.data = ngx_pnalloc(r->pool, ctx->upstream.len);
-    if (ctx->upstream.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (!ngx_http_zoll_has_body(r)) {
+        return ngx_http_zoll_forward(r, zmcf, zlcf, ctx);
     }
 
-    ngx_sprintf(ctx->upstream.data, "https://%s", ctx->d.region->upstream);
+    ctx->reading_body = 1;
 
-    /* no record, no transfer */
-    if (ngx_http_zoll_log_decision(r, zmcf, ctx) != NGX_OK) {
-        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_LOG_UNWRITABLE,
-                                    "the transfer log cannot be written; "
-                                    "nothing was forwarded");
+    rc = ngx_http_read_client_request_body(r, ngx_http_zoll_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ctx->reading_body = 0;
+        ctx->body_rc = rc;
+        return rc;
     }
 
-    ctx->forwarded = 1;
-
-    return NGX_DECLINED;
+    ngx_http_finalize_request(r, NGX_DONE);
+    return NGX_DONE;
 }
 
 
@@ -1127,6 +1549,7 @@ static ngx_int_t
 ngx_http_zoll_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
+    u_char                     *buf;
     const char                 *s = NULL;
     size_t                      len = 0;
     ngx_http_zoll_ctx_t        *ctx;
@@ -1184,7 +1607,17 @@ ngx_http_zoll_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_ZOLL_VAR_REDACTIONS:
-        s = region ? "0" : NULL;
+        if (region == NULL) {
+            break;
+        }
+
+        buf = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (buf == NULL) {
+            return NGX_ERROR;
+        }
+
+        len = ngx_sprintf(buf, "%ui", ctx->redactions) - buf;
+        s = (const char *) buf;
         break;
     }
 
@@ -1200,6 +1633,46 @@ ngx_http_zoll_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     v->not_found = 0;
 
     return NGX_OK;
+}
+
+
+/* per worker */
+
+static ngx_int_t
+ngx_http_zoll_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    zmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_zoll_module);
+
+    if (zmcf == NULL || zmcf->policy == NULL) {
+        return NGX_OK;
+    }
+
+    /* Vectorscan and PCRE2 scratch space is per thread: one per worker */
+    zmcf->redactor = zoll_redactor_new(zmcf->policy, 0);
+
+    if (zmcf->redactor == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "zoll: cannot create the redactor");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_zoll_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    zmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_zoll_module);
+
+    if (zmcf) {
+        zoll_redactor_free(zmcf->redactor);
+        zmcf->redactor = NULL;
+    }
 }
 
 
@@ -1463,6 +1936,7 @@ ngx_http_zoll_create_loc_conf(ngx_conf_t *cf)
     }
 
     zlcf->sp = NGX_CONF_UNSET_PTR;
+    zlcf->max_body = NGX_CONF_UNSET;
 
     return zlcf;
 }
@@ -1474,7 +1948,38 @@ ngx_http_zoll_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_zoll_loc_conf_t *prev = parent;
     ngx_http_zoll_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t  *clcf;
+
     ngx_conf_merge_ptr_value(conf->sp, prev->sp, NULL);
+    ngx_conf_merge_off_value(conf->max_body, prev->max_body,
+                             NGX_HTTP_ZOLL_MAX_BODY);
+
+    if (conf->sp == NULL || conf->sp == &ngx_http_zoll_off) {
+        return NGX_CONF_OK;
+    }
+
+    /*
+     * nginx checks client_max_body_size before any location handler runs
+     * and answers with its own HTML page.  Zoll answers a body above
+     * zoll_max_body_size in the provider's JSON shape, with a transfer
+     * record, so nginx's limit must lie above Zoll's; it still caps what a
+     * chunked body may spool to disk before Zoll sees it.
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->client_max_body_size == 0
+        || clcf->client_max_body_size <= conf->max_body)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zoll: in location \"%V\", client_max_body_size "
+                           "(%O) must be larger than zoll_max_body_size "
+                           "(%O) and not 0, e.g. \"client_max_body_size "
+                           "%Om;\"", &clcf->name,
+                           clcf->client_max_body_size, conf->max_body,
+                           conf->max_body / (1024 * 1024) + 1);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
