@@ -338,7 +338,7 @@ zoll_hs_repeats(char *in)
     out = malloc(2 * strlen(in) + 1);
     if (out == NULL) {
         free(in);
-        return NULL;
+        return NULL;            /* the caller reports it */
     }
 
     for (p = in, o = out; *p; ) {
@@ -633,10 +633,14 @@ zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
 
     if (rule->hs_pattern) {
         rule->hs_pattern = zoll_hs_repeats(rule->hs_pattern);
+
+        if (rule->hs_pattern == NULL) {
+            return zoll_rfail(ld, path, "out of memory");
+        }
     }
 
     if (rule->pattern == NULL || rule->hs_pattern == NULL) {
-        return zoll_rfail(ld, path, "out of memory");
+        return -1;      /* zoll_expand() said why */
     }
 
     rule->re = pcre2_compile((PCRE2_SPTR) rule->pattern, PCRE2_ZERO_TERMINATED,

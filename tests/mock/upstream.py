@@ -11,6 +11,7 @@ Usage: upstream.py --name eu --port 9441 --cert upstream.pem --key upstream.key
 """
 import argparse
 import datetime
+import hashlib
 import http.server
 import json
 import os
@@ -149,6 +150,9 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
             "path": self.path,
             "headers": header_dict(self.headers),
             "body": body.decode("utf-8", errors="replace"),
+            # the exact bytes, which "body" shows lossily if they are not UTF-8
+            "body_bytes": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
             **extra,
         })
 
