@@ -46,7 +46,8 @@ struct zoll_scanner_s {
 
     const unsigned char   *text;
     size_t                 len;
-    size_t                *last_end;      /* per rule */
+    size_t                *examined;      /* per rule: every match start
+                                             below it has been examined */
 
     zoll_span_t           *cand;
     size_t                 ncand;
@@ -70,12 +71,12 @@ zoll_scanner_new(const zoll_rules_t *rs, unsigned mode)
     sc->rules = rs;
     sc->mode = mode;
     sc->only = -1;
-    sc->last_end = calloc(rs->nrules, sizeof(size_t));
+    sc->examined = calloc(rs->nrules, sizeof(size_t));
     sc->md = pcre2_match_data_create((uint32_t) rs->max_groups, NULL);
     sc->mctx = pcre2_match_context_create(NULL);
     sc->jit = pcre2_jit_stack_create(32 * 1024, ZOLL_JIT_STACK, NULL);
 
-    if (sc->last_end == NULL || sc->md == NULL || sc->mctx == NULL
+    if (sc->examined == NULL || sc->md == NULL || sc->mctx == NULL
         || sc->jit == NULL)
     {
         zoll_scanner_free(sc);
@@ -108,7 +109,7 @@ zoll_scanner_free(zoll_scanner_t *sc)
     pcre2_match_data_free(sc->md);
     pcre2_match_context_free(sc->mctx);
     pcre2_jit_stack_free(sc->jit);
-    free(sc->last_end);
+    free(sc->examined);
     free(sc->cand);
     free(sc->out);
     free(sc);
@@ -338,6 +339,15 @@ zoll_next_char(const zoll_scanner_t *sc, size_t i)
  * "Die Anna Schmidt" still finds "Anna Schmidt" after rejecting "Die
  * Anna". */
 
+static void
+zoll_examined(zoll_scanner_t *sc, unsigned ri, size_t upto)
+{
+    if (sc->examined[ri] < upto) {
+        sc->examined[ri] = upto;
+    }
+}
+
+
 static int
 zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
     size_t lim)
@@ -358,6 +368,9 @@ zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
                          sc->md, sc->mctx);
 
         if (rc == PCRE2_ERROR_NOMATCH) {
+            /* no match starts in [pos, lim - max_len]: one that did would
+             * have ended inside the subject */
+            zoll_examined(sc, ri, lim == sc->len ? lim : lim - r->max_len);
             return 0;
         }
 
@@ -366,6 +379,7 @@ zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
         }
 
         if (ov[0] > upto) {
+            zoll_examined(sc, ri, ov[0]);
             return 0;           /* a later report will take it */
         }
 
@@ -380,15 +394,10 @@ zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
             return -1;
         }
 
-        if (rc == 0) {
-            pos = zoll_next_char(sc, ov[0]);
-            continue;
-        }
-
-        sc->last_end[ri] = ov[1];
-        pos = ov[1];
+        pos = (rc == 0) ? zoll_next_char(sc, ov[0]) : ov[1];
     }
 
+    zoll_examined(sc, ri, pos);
     return 0;
 }
 
@@ -415,18 +424,20 @@ zoll_on_report(unsigned int id, unsigned long long from,
     (void) from;
     (void) flags;
 
+    /* a match containing this report starts at most max_len before it
+     * and ends at most max_len after it; another max_len past that lets
+     * the pattern's lookaheads see what they would in the whole text.
+     * Starts already examined for this rule are not searched again, so
+     * dense reports cost one pass, not one window each. */
     if ((sc->only >= 0 && id != (unsigned) sc->only)
-        || to <= sc->last_end[id])
+        || to < sc->examined[id])
     {
         return 0;
     }
 
-    /* a match containing this report starts at most max_len before it and
-     * ends at most max_len after it; another max_len past that lets the
-     * pattern's lookaheads see what they would in the whole text */
     ws = to > r->max_len ? to - r->max_len : 0;
-    if (ws < sc->last_end[id]) {
-        ws = sc->last_end[id];
+    if (ws < sc->examined[id]) {
+        ws = sc->examined[id];
     }
 
     lim = to + 2 * r->max_len < sc->len ? to + 2 * r->max_len : sc->len;
@@ -558,7 +569,7 @@ zoll_scan_all(zoll_scanner_t *sc, const unsigned char *text, size_t len)
     sc->ncand = 0;
     sc->nout = 0;
     sc->failed = 0;
-    memset(sc->last_end, 0, rs->nrules * sizeof(size_t));
+    memset(sc->examined, 0, rs->nrules * sizeof(size_t));
 
     if (len == 0) {
         return 0;
