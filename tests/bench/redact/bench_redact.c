@@ -1,0 +1,326 @@
+/*
+ * Redaction throughput: the full rule pack against a plain memchr() pass
+ * over the same bytes, in one run, on one core.
+ *
+ *   bench_redact --rules DIR --policy FILE --tenant ID --corpus FILE
+ *                [--seconds S] [--only scan|pcre|redact|memchr]
+ *
+ * Inputs, both built from the labelled corpus (tests/data/corpus.jsonl):
+ *   - the corpus texts, scanned one document at a time (zoll_scan);
+ *   - a chat completion body of about 1 MB whose messages are the corpus
+ *     texts, redacted whole (zoll_redact: JSON walk, decode, scan, mask).
+ * With --only, each selected workload runs once inside bench_work(), so
+ * that "valgrind --tool=callgrind --toggle-collect=bench_work" counts the
+ * instructions of that work alone (tests/bench/redact/run does this).
+ */
+
+#include <zoll.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+
+#define BENCH_CHAT_BYTES  (1024 * 1024)
+
+
+typedef struct {
+    char          **docs;
+    size_t         *lens;
+    size_t          ndocs;
+    size_t          bytes;
+    char           *chat;
+    size_t          chat_len;
+    size_t          chat_text;      /* bytes of message text in it */
+} bench_input_t;
+
+
+static volatile size_t  bench_sink;
+
+
+static double
+now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
+static int
+load_corpus(const char *path, bench_input_t *in)
+{
+    char          line[1 << 16];
+    FILE         *f;
+    json_t       *o, *msgs, *m, *body;
+    json_error_t  jerr;
+    size_t        cap, i;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        perror(path);
+        return -1;
+    }
+
+    cap = 0;
+    memset(in, 0, sizeof(*in));
+
+    while (fgets(line, sizeof(line), f)) {
+        o = json_loads(line, 0, &jerr);
+        if (o == NULL || !json_is_string(json_object_get(o, "text"))) {
+            fprintf(stderr, "%s: bad line: %s\n", path, jerr.text);
+            fclose(f);
+            return -1;
+        }
+
+        if (in->ndocs == cap) {
+            cap = cap ? 2 * cap : 1024;
+            in->docs = realloc(in->docs, cap * sizeof(char *));
+            in->lens = realloc(in->lens, cap * sizeof(size_t));
+        }
+
+        in->lens[in->ndocs] = json_string_length(json_object_get(o, "text"));
+        in->docs[in->ndocs] = malloc(in->lens[in->ndocs] + 1);
+        memcpy(in->docs[in->ndocs],
+               json_string_value(json_object_get(o, "text")),
+               in->lens[in->ndocs] + 1);
+        in->bytes += in->lens[in->ndocs];
+        in->ndocs++;
+        json_decref(o);
+    }
+
+    fclose(f);
+
+    if (in->ndocs == 0) {
+        fprintf(stderr, "%s: empty\n", path);
+        return -1;
+    }
+
+    /* a chat body: user and assistant turns from the corpus, ~1 MB */
+    msgs = json_array();
+
+    for (i = 0; in->chat_text < BENCH_CHAT_BYTES - 8192; i++) {
+        m = json_pack("{s:s,s:s}", "role", i % 2 ? "assistant" : "user",
+                      "content", in->docs[i % in->ndocs]);
+        json_array_append_new(msgs, m);
+        in->chat_text += in->lens[i % in->ndocs];
+    }
+
+    body = json_pack("{s:s,s:o,s:f}", "model", "gpt-4o", "messages", msgs,
+                     "temperature", 0.2);
+    in->chat = json_dumps(body, JSON_COMPACT);
+    in->chat_len = strlen(in->chat);
+    json_decref(body);
+
+    return 0;
+}
+
+
+typedef struct {
+    const char         *only;
+    zoll_scanner_t     *fast;
+    zoll_scanner_t     *pcre;
+    zoll_redactor_t    *rd;
+    const zoll_tenant_t *tenant;
+    bench_input_t      *in;
+} bench_t;
+
+
+static size_t
+run_scan(zoll_scanner_t *sc, bench_input_t *in)
+{
+    size_t              i, n, total;
+    const zoll_span_t  *spans;
+
+    total = 0;
+
+    for (i = 0; i < in->ndocs; i++) {
+        if (zoll_scan(sc, (const unsigned char *) in->docs[i], in->lens[i],
+                      &spans, &n) != 0)
+        {
+            fprintf(stderr, "scan failed\n");
+            exit(1);
+        }
+        total += n;
+    }
+
+    return total;
+}
+
+
+static size_t
+run_redact(bench_t *b)
+{
+    zoll_redaction_t  res;
+
+    if (zoll_redact(b->rd, b->tenant, (const unsigned char *) b->in->chat,
+                    b->in->chat_len, &res) != ZOLL_OK)
+    {
+        fprintf(stderr, "redact failed: %s\n", res.reason);
+        exit(1);
+    }
+
+    return res.redacted;
+}
+
+
+/* the baseline: one memchr() per document for a byte that is not there,
+ * i.e. the cheapest possible pass over the same bytes */
+static size_t
+run_memchr(bench_input_t *in)
+{
+    size_t  i, hits;
+
+    hits = 0;
+
+    for (i = 0; i < in->ndocs; i++) {
+        hits += memchr(in->docs[i], '\x01', in->lens[i]) != NULL;
+    }
+
+    return hits;
+}
+
+
+__attribute__((noinline)) void bench_work(bench_t *b);
+
+__attribute__((noinline)) void
+bench_work(bench_t *b)
+{
+    if (strcmp(b->only, "scan") == 0) {
+        bench_sink += run_scan(b->fast, b->in);
+
+    } else if (strcmp(b->only, "pcre") == 0) {
+        bench_sink += run_scan(b->pcre, b->in);
+
+    } else if (strcmp(b->only, "redact") == 0) {
+        bench_sink += run_redact(b);
+
+    } else {
+        bench_sink += run_memchr(b->in);
+    }
+}
+
+
+/* MB/s of one workload, repeated for at least `seconds` */
+static double
+measure(bench_t *b, const char *what, size_t bytes, double seconds)
+{
+    int     rounds;
+    double  t0, t;
+
+    b->only = what;
+    bench_work(b);                      /* warm up */
+
+    rounds = 0;
+    t0 = now();
+
+    do {
+        bench_work(b);
+        rounds++;
+        t = now() - t0;
+    } while (t < seconds);
+
+    return (double) bytes * rounds / t / 1e6;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int             i;
+    char            err[ZOLL_ERR_LEN];
+    double          secs, scan, pcre, redact, mem;
+    size_t          nrules, npre;
+    const char     *rules, *policy, *tenant, *corpus, *only;
+    bench_t         b;
+    bench_input_t   in;
+    zoll_rules_t   *rs;
+    zoll_policy_t  *p;
+
+    rules = "rules";
+    policy = "config/demo/policy.json";
+    tenant = "acme_eu";
+    corpus = "tests/data/corpus.jsonl";
+    only = NULL;
+    secs = 2.0;
+
+    for (i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--rules") == 0) {
+            rules = argv[i + 1];
+        } else if (strcmp(argv[i], "--policy") == 0) {
+            policy = argv[i + 1];
+        } else if (strcmp(argv[i], "--tenant") == 0) {
+            tenant = argv[i + 1];
+        } else if (strcmp(argv[i], "--corpus") == 0) {
+            corpus = argv[i + 1];
+        } else if (strcmp(argv[i], "--seconds") == 0) {
+            secs = atof(argv[i + 1]);
+        } else if (strcmp(argv[i], "--only") == 0) {
+            only = argv[i + 1];
+        } else {
+            fprintf(stderr, "unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+
+    rs = zoll_rules_load(rules, err, sizeof(err));
+    p = zoll_policy_load(policy, err, sizeof(err));
+
+    if (rs == NULL || p == NULL || load_corpus(corpus, &in) != 0) {
+        fprintf(stderr, "bench_redact: %s\n", err);
+        return 1;
+    }
+
+    b.in = &in;
+    b.fast = zoll_scanner_new(rs, 0);
+    b.pcre = zoll_scanner_new(rs, ZOLL_SCAN_PCRE_ONLY);
+    b.rd = zoll_redactor_new(p, 0);
+    b.tenant = zoll_policy_tenant_by_id(p, tenant);
+
+    if (b.fast == NULL || b.pcre == NULL || b.rd == NULL || b.tenant == NULL)
+    {
+        fprintf(stderr, "bench_redact: setup failed\n");
+        return 1;
+    }
+
+    if (only) {
+        b.only = only;
+        bench_work(&b);
+        printf("bytes %zu\n", strcmp(only, "redact") == 0 ? in.chat_len
+                                                          : in.bytes);
+        return 0;
+    }
+
+    nrules = zoll_rules_count(rs, &npre);
+
+    printf("corpus: %zu documents, %zu bytes; chat body: %zu bytes "
+           "(%zu of them message text)\n", in.ndocs, in.bytes, in.chat_len,
+           in.chat_text);
+    printf("rules: %zu, %zu of them prefiltered by Vectorscan\n", nrules,
+           npre);
+
+    mem = measure(&b, "memchr", in.bytes, secs);
+    scan = measure(&b, "scan", in.bytes, secs);
+    pcre = measure(&b, "pcre", in.bytes, secs);
+    redact = measure(&b, "redact", in.chat_len, secs);
+
+    printf("%-44s %10.1f MB/s\n", "memchr baseline (corpus texts)", mem);
+    printf("%-44s %10.1f MB/s\n", "scan, full pack, prefiltered (corpus)",
+           scan);
+    printf("%-44s %10.1f MB/s\n", "scan, full pack, PCRE2 only (corpus)",
+           pcre);
+    printf("%-44s %10.1f MB/s\n", "redact 1 MB chat body (JSON, mask)",
+           redact);
+    printf("ratio scan/memchr: %.4f\n", scan / mem);
+    printf("ratio prefiltered/pcre-only: %.2f\n", scan / pcre);
+
+    zoll_scanner_free(b.fast);
+    zoll_scanner_free(b.pcre);
+    zoll_redactor_free(b.rd);
+    zoll_rules_free(rs);
+    zoll_policy_free(p);
+    return 0;
+}
