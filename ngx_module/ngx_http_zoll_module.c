@@ -1077,6 +1077,13 @@ ngx_http_zoll_body(ngx_http_request_t *r, off_t size)
         return cl->buf->pos;
     }
 
+    /* a chunked body: its data, then an empty last buffer */
+    if (cl->next && cl->next->next == NULL && ngx_buf_size(cl->next->buf) == 0
+        && ngx_buf_in_memory(cl->buf))
+    {
+        return cl->buf->pos;
+    }
+
     body = ngx_pnalloc(r->pool, (size_t) size);
     if (body == NULL) {
         return NULL;
@@ -1087,6 +1094,11 @@ ngx_http_zoll_body(ngx_http_request_t *r, off_t size)
     for ( /* void */ ; cl; cl = cl->next) {
         b = cl->buf;
         n = (size_t) ngx_buf_size(b);
+
+        /* e.g. the empty last_buf a chunked body ends with: no file */
+        if (n == 0) {
+            continue;
+        }
 
         if (ngx_buf_in_memory(b)) {
             p = ngx_cpymem(p, b->pos, n);

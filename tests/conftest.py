@@ -72,9 +72,6 @@ class Env:
         if "redaction" in p:
             p["redaction"]["rules"] = str(
                 (creds / p["redaction"]["rules"]).resolve())
-        import os  # DEVHACK-REMOVE
-        if os.environ.get("ZOLL_DEV_RULES"):  # DEVHACK-REMOVE
-            p["redaction"]["rules"] = os.environ["ZOLL_DEV_RULES"]  # DEVHACK-REMOVE
         return p
 
     def policy(self):

@@ -12,6 +12,7 @@ from conftest import chat, claude, request_as, wait_records
 STATIC_PROXY = """
 location /static-anthropic/ {
     zoll anthropic;
+    client_max_body_size 9m;    # above zoll_max_body_size, or nginx -t fails
     rewrite ^/static-anthropic(/.*)$ $1 break;
     proxy_pass https://zoll_us;
     proxy_ssl_server_name on;
