@@ -1194,9 +1194,13 @@ zoll_load_redaction(zoll_load_t *ld, json_t *root)
         return -1;
     }
 
-    if (name != NULL && zoll_find_profile(pol, name) == NULL) {
-        return zoll_fail(ld, "$.redaction.default_profile", "unknown "
-                         "redaction profile \"%s\"", name);
+    if (name != NULL) {
+        pol->default_profile = zoll_find_profile(pol, name);
+
+        if (pol->default_profile == NULL) {
+            return zoll_fail(ld, "$.redaction.default_profile", "unknown "
+                             "redaction profile \"%s\"", name);
+        }
     }
 
     return 0;
@@ -1223,20 +1227,20 @@ zoll_load_tenant_redaction(zoll_load_t *ld, json_t *o, const char *p,
     zoll_path(q, p, "redaction");
 
     if (prof == NULL) {
-        prof = json_string_value(json_object_get(
-                   json_object_get(ld->policy->root, "redaction"),
-                   "default_profile"));
+        t->profile = ld->policy->default_profile;
 
-        if (prof == NULL) {
+        if (t->profile == NULL) {
             return zoll_fail(ld, q, "is required when "
                              "$.redaction.default_profile is not set");
         }
-    }
 
-    t->profile = zoll_find_profile(ld->policy, prof);
+    } else {
+        t->profile = zoll_find_profile(ld->policy, prof);
 
-    if (t->profile == NULL) {
-        return zoll_fail(ld, q, "unknown redaction profile \"%s\"", prof);
+        if (t->profile == NULL) {
+            return zoll_fail(ld, q, "unknown redaction profile \"%s\"",
+                             prof);
+        }
     }
 
     zoll_path(q, p, "pseudonym_key_file");
