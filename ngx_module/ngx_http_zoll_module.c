@@ -983,6 +983,20 @@ ngx_http_zoll_is_json(ngx_str_t *type)
 }
 
 
+static zoll_status_e
+ngx_http_zoll_size_check(ngx_http_zoll_loc_conf_t *zlcf, off_t size,
+    u_char *why, size_t len)
+{
+    if (size <= zlcf->max_body) {
+        return ZOLL_OK;
+    }
+
+    ngx_snprintf(why, len, "the request body is larger than the limit of %O "
+                 "bytes%Z", zlcf->max_body);
+    return ZOLL_ERR_TOO_LARGE;
+}
+
+
 /* What can be refused before a byte of the body is read: a declared size
  * above the limit, a compressed body, a body that is not JSON.  The engine
  * can only inspect plain JSON; anything else must not leave uninspected. */
@@ -995,9 +1009,10 @@ ngx_http_zoll_body_check(ngx_http_request_t *r, ngx_http_zoll_loc_conf_t *zlcf,
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    if (r->headers_in.content_length_n > zlcf->max_body) {
-        ngx_snprintf(why, len, "the request body is larger than the limit "
-                     "of %O bytes%Z", zlcf->max_body);
+    if (ngx_http_zoll_size_check(zlcf, r->headers_in.content_length_n, why,
+                                 len)
+        != ZOLL_OK)
+    {
         return ZOLL_ERR_TOO_LARGE;
     }
 
@@ -1071,18 +1086,19 @@ ngx_http_zoll_body(ngx_http_request_t *r, off_t size)
     ngx_buf_t    *b;
     ngx_chain_t  *cl;
 
+    /* one memory buffer holding all of it (a chunked body adds an empty
+     * last buffer): no copy */
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (ngx_buf_size(cl->buf) == size) {
+            if (ngx_buf_in_memory(cl->buf)) {
+                return cl->buf->pos;
+            }
+
+            break;
+        }
+    }
+
     cl = r->request_body->bufs;
-
-    if (cl->next == NULL && ngx_buf_in_memory(cl->buf)) {
-        return cl->buf->pos;
-    }
-
-    /* a chunked body: its data, then an empty last buffer */
-    if (cl->next && cl->next->next == NULL && ngx_buf_size(cl->next->buf) == 0
-        && ngx_buf_in_memory(cl->buf))
-    {
-        return cl->buf->pos;
-    }
 
     body = ngx_pnalloc(r->pool, (size_t) size);
     if (body == NULL) {
@@ -1233,11 +1249,12 @@ ngx_http_zoll_inspect(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
 
     size = ngx_http_zoll_body_size(r);
 
-    if (size > zlcf->max_body) {
-        ngx_snprintf(why, sizeof(why), "the request body is larger than the "
-                     "limit of %O bytes%Z", zlcf->max_body);
-        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_TOO_LARGE,
-                                    (const char *) why);
+    /* the declared length was checked before reading; a chunked body's
+     * length is known only now */
+    st = ngx_http_zoll_size_check(zlcf, size, why, sizeof(why));
+
+    if (st != ZOLL_OK) {
+        return ngx_http_zoll_refuse(r, zmcf, ctx, st, (const char *) why);
     }
 
     if (size == 0) {
