@@ -93,6 +93,7 @@ typedef struct {
     char                *pattern;       /* lists as captures, for PCRE2 */
     char                *hs_pattern;    /* lists as alternations */
     pcre2_code          *re;
+    pcre2_code          *re_anchored;   /* starts_with_prefilter rules */
     struct {
         unsigned         group;         /* the capture "zlK" */
         unsigned         list;
@@ -103,6 +104,9 @@ typedef struct {
     unsigned             hs_flags;
     unsigned             extended:1;
     unsigned             in_db:1;       /* prefiltered by Vectorscan */
+    unsigned             own_prefilter:1;  /* "prefilter" given: exact mode */
+    unsigned             som:1;         /* matches start where a prefilter
+                                           match starts */
     unsigned             ctx_required:1;
     zoll_validator_pt    validate;
     int                  priority;

@@ -316,8 +316,11 @@ zoll_list_index(const zoll_rules_t *rs, const char *name, size_t n)
 
 
 /* The word of a list capture in PCRE2 patterns: a word as list entries
- * are, so that the captured word is whole and can be looked up. */
-#define ZOLL_LIST_WORD  "\\p{L}[\\p{L}'\xe2\x80\x99-]*"
+ * are, so that the captured word is whole and can be looked up.  Letter
+ * runs are possessive: a list word never ends inside one, so a word not in
+ * the list gives up whole "-" or "'" parts ("Anna-Lena", then "Anna"),
+ * never single letters; each give-up costs a lookup. */
+#define ZOLL_LIST_WORD  "\\p{L}++(?:['\xe2\x80\x99-]\\p{L}++)*"
 
 
 /* Vectorscan compiles bounded repeats by unrolling them: "{16,2000}" in
@@ -655,6 +658,21 @@ zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
     /* without JIT the scan is many times slower, but still correct */
     (void) pcre2_jit_compile(rule->re, PCRE2_JIT_COMPLETE);
 
+    /* Tried at each start of a prefilter match: anchored at compile time,
+     * because PCRE2_ANCHORED at match time would bypass the JIT. */
+    if (rule->som) {
+        rule->re_anchored = pcre2_compile((PCRE2_SPTR) rule->pattern,
+                                          PCRE2_ZERO_TERMINATED,
+                                          PCRE2_UTF | PCRE2_ANCHORED
+                                          | rule->pcre_opts,
+                                          &rc, &off, NULL);
+        if (rule->re_anchored == NULL) {
+            return zoll_rfail(ld, path, "out of memory");
+        }
+
+        (void) pcre2_jit_compile(rule->re_anchored, PCRE2_JIT_COMPLETE);
+    }
+
     group = pcre2_substring_number_from_name(rule->re, (PCRE2_SPTR) "pii");
     rule->group = group > 0 ? (unsigned) group : 0;
 
@@ -679,11 +697,13 @@ zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
     zoll_rule_t *rule)
 {
     static const char *const  keys[] = {
-        "id", "entity", "pattern", "prefilter", "flags", "validator",
-        "priority", "max_len", "context", "examples", "description", NULL
+        "id", "entity", "pattern", "prefilter", "starts_with_prefilter",
+        "flags", "validator", "priority", "max_len", "context", "examples",
+        "description", NULL
     };
 
     int          e;
+    json_t      *som;
     long         n;
     size_t       i;
     json_t      *ex;
@@ -725,6 +745,23 @@ zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
     }
 
     rule->entity = (unsigned) e;
+    rule->own_prefilter = (prefilter != NULL);
+
+    som = json_object_get(o, "starts_with_prefilter");
+
+    if (som != NULL) {
+        if (!json_is_boolean(som)) {
+            return zoll_rfail(ld, path, "\"starts_with_prefilter\" must be "
+                              "a boolean");
+        }
+
+        if (json_is_true(som) && prefilter == NULL) {
+            return zoll_rfail(ld, path, "\"starts_with_prefilter\" needs a "
+                              "\"prefilter\"");
+        }
+
+        rule->som = json_is_true(som);
+    }
 
     if (validator != NULL) {
         rule->validate = zoll_validator(validator);
@@ -957,7 +994,9 @@ zoll_rules_db(zoll_rload_t *ld)
     int                  rc;
     size_t               i, n;
     unsigned            *flags, *ids;
+    char                 q[128];
     const char         **exprs;
+    zoll_rule_t         *r;
     zoll_rules_t        *rs = ld->rules;
     hs_compile_error_t  *cerr;
 
@@ -983,8 +1022,18 @@ zoll_rules_db(zoll_rload_t *ld)
         for (i = 0; i < rs->nrules; i++) {
             if (rs->rules[i].in_db) {
                 exprs[n] = rs->rules[i].hs_pattern;
-                flags[n] = rs->rules[i].hs_flags | HS_FLAG_PREFILTER
-                           | HS_FLAG_UTF8;
+                flags[n] = rs->rules[i].hs_flags | HS_FLAG_UTF8;
+
+                /* a rule's own pattern is approximated (lookarounds and
+                 * back references dropped); a prefilter written for
+                 * Vectorscan is matched as written, and can then tell
+                 * where its match starts */
+                if (!rs->rules[i].own_prefilter) {
+                    flags[n] |= HS_FLAG_PREFILTER;
+                } else if (rs->rules[i].som) {
+                    flags[n] |= HS_FLAG_SOM_LEFTMOST;
+                }
+
                 ids[n] = (unsigned) i;
                 n++;
             }
@@ -1007,6 +1056,19 @@ zoll_rules_db(zoll_rload_t *ld)
             for (i = 0; i < rs->nrules; i++) {
                 rs->rules[i].in_db = 0;
             }
+
+        } else if (rs->rules[ids[cerr->expression]].own_prefilter) {
+            /* written for Vectorscan: its author wants to know */
+            r = &rs->rules[ids[cerr->expression]];
+            ld->file = r->pack;
+            snprintf(q, sizeof(q), "$.%s.prefilter", r->id);
+            zoll_rfail(ld, q, "Vectorscan: %s", cerr->message);
+            hs_free_compile_error(cerr);
+            rs->db = NULL;
+            free(exprs);
+            free(flags);
+            free(ids);
+            return -1;
 
         } else {
             rs->rules[ids[cerr->expression]].in_db = 0;
@@ -1262,6 +1324,7 @@ zoll_rules_free(zoll_rules_t *rs)
 
     for (i = 0; i < rs->nrules; i++) {
         pcre2_code_free(rs->rules[i].re);
+        pcre2_code_free(rs->rules[i].re_anchored);
         free(rs->rules[i].pattern);
         free(rs->rules[i].hs_pattern);
         free(rs->rules[i].ctx_words);

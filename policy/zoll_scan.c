@@ -14,7 +14,10 @@
  * prefilter match.  At a report PCRE2 looks for matches that start at most
  * max_len before it (never before the end of the rule's previous match)
  * and not after it, so text that no rule could match costs one Vectorscan
- * pass and nothing else.  Rules Vectorscan could not take are scanned by
+ * pass and nothing else.  A rule whose matches start where its prefilter's
+ * do ("starts_with_prefilter": a first name, "Bearer ") has Vectorscan
+ * report that start too, and PCRE2, anchored, tries only the starts from
+ * there to the report.  Rules Vectorscan could not take are scanned by
  * PCRE2 over the whole text.
  */
 
@@ -350,12 +353,15 @@ zoll_examined(zoll_scanner_t *sc, unsigned ri, size_t upto)
 
 static int
 zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
-    size_t lim)
+    size_t lim, int anchored)
 {
     int                 rc;
     PCRE2_SIZE         *ov;
+    pcre2_code         *re;
     zoll_callout_ctx_t  cx;
     const zoll_rule_t  *r = &sc->rules->rules[ri];
+
+    re = anchored ? r->re_anchored : r->re;
 
     ov = pcre2_get_ovector_pointer(sc->md);
 
@@ -364,8 +370,13 @@ zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
     pcre2_set_callout(sc->mctx, r->nlrefs ? zoll_list_callout : NULL, &cx);
 
     while (pos <= upto && pos < lim) {
-        rc = pcre2_match(r->re, sc->text, lim, pos, PCRE2_NO_UTF_CHECK,
+        rc = pcre2_match(re, sc->text, lim, pos, PCRE2_NO_UTF_CHECK,
                          sc->md, sc->mctx);
+
+        if (rc == PCRE2_ERROR_NOMATCH && anchored) {
+            pos = zoll_next_char(sc, pos);
+            continue;
+        }
 
         if (rc == PCRE2_ERROR_NOMATCH) {
             /* no match starts in [pos, lim - max_len]: one that did would
@@ -421,7 +432,6 @@ zoll_on_report(unsigned int id, unsigned long long from,
     zoll_scanner_t     *sc = ctx;
     const zoll_rule_t  *r = &sc->rules->rules[id];
 
-    (void) from;
     (void) flags;
 
     /* a match containing this report starts at most max_len before it
@@ -435,7 +445,12 @@ zoll_on_report(unsigned int id, unsigned long long from,
         return 0;
     }
 
-    ws = to > r->max_len ? to - r->max_len : 0;
+    if (r->som) {
+        ws = from;              /* the leftmost start of a prefilter match */
+    } else {
+        ws = to > r->max_len ? to - r->max_len : 0;
+    }
+
     if (ws < sc->examined[id]) {
         ws = sc->examined[id];
     }
@@ -443,7 +458,7 @@ zoll_on_report(unsigned int id, unsigned long long from,
     lim = to + 2 * r->max_len < sc->len ? to + 2 * r->max_len : sc->len;
 
     if (zoll_match_range(sc, id, zoll_char_start(sc, ws), to,
-                         zoll_char_start(sc, lim))
+                         zoll_char_start(sc, lim), r->som)
         != 0)
     {
         sc->failed = 1;
@@ -592,7 +607,7 @@ zoll_scan_all(zoll_scanner_t *sc, const unsigned char *text, size_t len)
         if (sc->mode == ZOLL_SCAN_PCRE_ONLY || rs->db == NULL
             || !rs->rules[i].in_db)
         {
-            if (zoll_match_range(sc, (unsigned) i, 0, len, len) != 0) {
+            if (zoll_match_range(sc, (unsigned) i, 0, len, len, 0) != 0) {
                 return -1;
             }
         }
