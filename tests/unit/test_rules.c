@@ -766,6 +766,33 @@ test_rules_not_prefiltered(void **state)
 }
 
 
+/* A prefilter that marks where matches start: PCRE2 tries each start
+ * from the leftmost one Vectorscan reports up to the report, so a match
+ * at a later start of another prefilter match ending there is found
+ * ("xABo": "ABo" is refused by the lookbehind, "Bo" is not). */
+
+static void
+test_scan_starts_with_prefilter(void **state)
+{
+    size_t         pf;
+    zoll_rules_t  *rs;
+
+    (void) state;
+
+    rs = zt_rules("rules_som");
+
+    assert_int_equal(zoll_rules_count(rs, &pf), 2);
+    assert_int_equal(pf, 2);
+
+    zt_expect(rs, "xABo", "name[2,4)");
+    zt_expect(rs, "ABo, Bo Meier xBo Boot", "name[0,3) name[5,13)");
+    zt_expect(rs, "Bearer abcdefgh1 Bearer Bearer xyzxyzxyz Bearer 123",
+              "bearer[7,16) bearer[31,40)");
+
+    zoll_rules_free(rs);
+}
+
+
 /* A pattern that backtracks past the match limit fails the scan (and the
  * request with it); it must not report "nothing found".  The scanner
  * works normally for the next text. */
@@ -847,6 +874,13 @@ static const zt_bad_pack_t  zt_bad_packs[] = {
       "bad.json: $.email.examples.no_match[1]: \"write to "
       "anna@example.de\" must not match, but matched \"anna@example.de\"",
       0 },
+
+    { "test_pack_som_without_prefilter", "rules_bad_som",
+      "bad.json: $.rules[0]: \"starts_with_prefilter\" needs a "
+      "\"prefilter\"", 0 },
+    /* a prefilter is written for Vectorscan: if it refuses one, say so */
+    { "test_pack_prefilter_refused", "rules_bad_prefilter",
+      "bad.json: $.bearer.prefilter: Vectorscan: ", 1 },
 
     /* the parser's own words after the position */
     { "test_pack_invalid_json", "rules_bad_json",
@@ -966,6 +1000,7 @@ zt_rules_tests(void)
         cmocka_unit_test(test_scan_long_text),
         cmocka_unit_test(test_scan_max_len),
         cmocka_unit_test(test_rules_not_prefiltered),
+        cmocka_unit_test(test_scan_starts_with_prefilter),
         cmocka_unit_test(test_scan_match_limit_fails_closed),
         cmocka_unit_test(test_pack_directory_errors),
         cmocka_unit_test(test_pack_examples_unknown_key),
