@@ -3,12 +3,19 @@
  * over the same bytes, in one run, on one core.
  *
  *   bench_redact --rules DIR --policy FILE --tenant ID --corpus FILE
- *                [--seconds S] [--only scan|pcre|redact|memchr]
+ *                [--seconds S]
+ *                [--only scan|pcre|redact|mixed|memchr [--repeat N]]
  *
- * Inputs, both built from the labelled corpus (tests/data/corpus.jsonl):
- *   - the corpus texts, scanned one document at a time (zoll_scan);
+ * Inputs:
+ *   - the corpus texts (tests/data/corpus.jsonl), scanned one document at
+ *     a time (zoll_scan): one labelled entity every ~80 bytes, the densest
+ *     personal data a prompt is likely to hold;
  *   - a chat completion body of about 1 MB whose messages are the corpus
- *     texts, redacted whole (zoll_redact: JSON walk, decode, scan, mask).
+ *     texts, redacted whole (zoll_redact: JSON walk, decode, scan, mask);
+ *   - a mixed chat body of about 1 MB: what a coding or document assistant
+ *     sends, i.e. pasted files (this repository's own source and
+ *     documentation, 4 KB per message) with every fourth message ~1 KB
+ *     of corpus texts; its composition is printed.
  * With --only, each selected workload runs once inside bench_work(), so
  * that "valgrind --tool=callgrind --toggle-collect=bench_work" counts the
  * instructions of that work alone (tests/bench/redact/run does this).
@@ -16,6 +23,7 @@
 
 #include <zoll.h>
 
+#include <glob.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +32,15 @@
 
 
 #define BENCH_CHAT_BYTES  (1024 * 1024)
+#define BENCH_PASTE_CHUNK 4096
+#define BENCH_CORPUS_CHUNK 1024
+
+
+/* pasted into the mixed chat body, relative to the repository root */
+static const char *const  bench_paste[] = {
+    "README.md", "policy/*.c", "policy/*.h", "ngx_module/*.c",
+    "tests/integration/*.py", "rules/README.md", NULL
+};
 
 
 typedef struct {
@@ -34,6 +51,10 @@ typedef struct {
     char           *chat;
     size_t          chat_len;
     size_t          chat_text;      /* bytes of message text in it */
+    char           *mixed;
+    size_t          mixed_len;
+    size_t          mixed_corpus;   /* bytes of corpus text in it */
+    size_t          mixed_paste;    /* bytes of pasted files in it */
 } bench_input_t;
 
 
@@ -118,6 +139,138 @@ load_corpus(const char *path, bench_input_t *in)
     return 0;
 }
 
+/* The repository's own files, one after another. */
+static char *
+load_paste(size_t *len)
+{
+    char         *buf, *nb;
+    FILE         *f;
+    size_t        i, n, cap;
+    glob_t        g;
+    const char  *const *pat;
+
+    buf = NULL;
+    cap = 0;
+    *len = 0;
+
+    for (pat = bench_paste; *pat; pat++) {
+        if (glob(*pat, 0, NULL, &g) != 0) {
+            continue;
+        }
+
+        for (i = 0; i < g.gl_pathc; i++) {
+            f = fopen(g.gl_pathv[i], "r");
+            if (f == NULL) {
+                continue;
+            }
+
+            for ( ;; ) {
+                if (cap - *len < 65536) {
+                    cap = cap ? 2 * cap : 1 << 20;
+                    nb = realloc(buf, cap);
+                    if (nb == NULL) {
+                        exit(1);
+                    }
+                    buf = nb;
+                }
+
+                n = fread(buf + *len, 1, cap - *len, f);
+                if (n == 0) {
+                    break;
+                }
+                *len += n;
+            }
+
+            fclose(f);
+        }
+
+        globfree(&g);
+    }
+
+    return buf;
+}
+
+
+/* A mixed chat body: 4 KB pieces of pasted files (cut after a newline, so
+ * each stays valid UTF-8), every fourth message ~1 KB of corpus texts. */
+static int
+build_mixed(bench_input_t *in)
+{
+    char    *paste, *text;
+    size_t   plen, off, n, i, d, longest;
+    json_t  *msgs, *body, *content;
+
+    paste = load_paste(&plen);
+    if (paste == NULL || plen < 2 * BENCH_PASTE_CHUNK) {
+        fprintf(stderr, "bench_redact: no files to paste (run from the "
+                "repository root)\n");
+        return -1;
+    }
+
+    for (longest = 0, i = 0; i < in->ndocs; i++) {
+        longest = in->lens[i] > longest ? in->lens[i] : longest;
+    }
+
+    text = malloc(BENCH_CORPUS_CHUNK + longest + 2);
+    if (text == NULL) {
+        return -1;
+    }
+
+    msgs = json_array();
+    off = 0;
+    d = 0;
+
+    for (i = 0; in->mixed_corpus + in->mixed_paste < BENCH_CHAT_BYTES - 8192;
+         i++)
+    {
+        if (i % 4 == 3) {
+            /* about 1 KB of corpus texts, one per paragraph */
+            for (n = 0; n < BENCH_CORPUS_CHUNK; d++) {
+                memcpy(text + n, in->docs[d % in->ndocs],
+                       in->lens[d % in->ndocs]);
+                n += in->lens[d % in->ndocs];
+                text[n++] = '\n';
+                text[n++] = '\n';
+            }
+
+            content = json_stringn(text, n);
+            in->mixed_corpus += n;
+
+        } else {
+            if (off + BENCH_PASTE_CHUNK > plen) {
+                off = 0;
+            }
+
+            n = BENCH_PASTE_CHUNK;
+            while (n > 1 && paste[off + n - 1] != '\n') {
+                n--;
+            }
+
+            content = json_stringn(paste + off, n);
+            in->mixed_paste += n;
+            off += n;
+        }
+
+        if (content == NULL) {
+            fprintf(stderr, "bench_redact: a pasted file is not UTF-8\n");
+            return -1;
+        }
+
+        json_array_append_new(msgs, json_pack("{s:s,s:o}", "role",
+                                              i % 2 ? "assistant" : "user",
+                                              "content", content));
+    }
+
+    body = json_pack("{s:s,s:o}", "model", "gpt-4o", "messages", msgs);
+    in->mixed = json_dumps(body, JSON_COMPACT);
+    in->mixed_len = strlen(in->mixed);
+    json_decref(body);
+    free(paste);
+    free(text);
+
+    return 0;
+}
+
 
 typedef struct {
     const char         *only;
@@ -152,12 +305,12 @@ run_scan(zoll_scanner_t *sc, bench_input_t *in)
 
 
 static size_t
-run_redact(bench_t *b)
+run_redact(bench_t *b, const char *body, size_t len)
 {
     zoll_redaction_t  res;
 
-    if (zoll_redact(b->rd, b->tenant, (const unsigned char *) b->in->chat,
-                    b->in->chat_len, &res) != ZOLL_OK)
+    if (zoll_redact(b->rd, b->tenant, (const unsigned char *) body, len,
+                    &res) != ZOLL_OK)
     {
         fprintf(stderr, "redact failed: %s\n", res.reason);
         exit(1);
@@ -196,7 +349,10 @@ bench_work(bench_t *b)
         bench_sink += run_scan(b->pcre, b->in);
 
     } else if (strcmp(b->only, "redact") == 0) {
-        bench_sink += run_redact(b);
+        bench_sink += run_redact(b, b->in->chat, b->in->chat_len);
+
+    } else if (strcmp(b->only, "mixed") == 0) {
+        bench_sink += run_redact(b, b->in->mixed, b->in->mixed_len);
 
     } else {
         bench_sink += run_memchr(b->in);
@@ -230,9 +386,9 @@ measure(bench_t *b, const char *what, size_t bytes, double seconds)
 int
 main(int argc, char **argv)
 {
-    int             i;
+    int             i, repeat;
     char            err[ZOLL_ERR_LEN];
-    double          secs, scan, pcre, redact, mem;
+    double          secs, scan, pcre, redact, mixed, mem;
     size_t          nrules, npre;
     const char     *rules, *policy, *tenant, *corpus, *only;
     bench_t         b;
@@ -245,6 +401,7 @@ main(int argc, char **argv)
     tenant = "acme_eu";
     corpus = "tests/data/corpus.jsonl";
     only = NULL;
+    repeat = 1;
     secs = 2.0;
 
     for (i = 1; i + 1 < argc; i += 2) {
@@ -260,6 +417,8 @@ main(int argc, char **argv)
             secs = atof(argv[i + 1]);
         } else if (strcmp(argv[i], "--only") == 0) {
             only = argv[i + 1];
+        } else if (strcmp(argv[i], "--repeat") == 0) {
+            repeat = atoi(argv[i + 1]);
         } else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -269,7 +428,9 @@ main(int argc, char **argv)
     rs = zoll_rules_load(rules, err, sizeof(err));
     p = zoll_policy_load(policy, err, sizeof(err));
 
-    if (rs == NULL || p == NULL || load_corpus(corpus, &in) != 0) {
+    if (rs == NULL || p == NULL || load_corpus(corpus, &in) != 0
+        || build_mixed(&in) != 0)
+    {
         fprintf(stderr, "bench_redact: %s\n", err);
         return 1;
     }
@@ -288,9 +449,12 @@ main(int argc, char **argv)
 
     if (only) {
         b.only = only;
-        bench_work(&b);
+        for (i = 0; i < repeat; i++) {
+            bench_work(&b);
+        }
         printf("bytes %zu\n", strcmp(only, "redact") == 0 ? in.chat_len
-                                                          : in.bytes);
+                               : strcmp(only, "mixed") == 0 ? in.mixed_len
+                               : in.bytes);
         return 0;
     }
 
@@ -299,6 +463,8 @@ main(int argc, char **argv)
     printf("corpus: %zu documents, %zu bytes; chat body: %zu bytes "
            "(%zu of them message text)\n", in.ndocs, in.bytes, in.chat_len,
            in.chat_text);
+    printf("mixed chat body: %zu bytes (%zu of pasted files, %zu of "
+           "corpus text)\n", in.mixed_len, in.mixed_paste, in.mixed_corpus);
     printf("rules: %zu, %zu of them prefiltered by Vectorscan\n", nrules,
            npre);
 
@@ -306,6 +472,7 @@ main(int argc, char **argv)
     scan = measure(&b, "scan", in.bytes, secs);
     pcre = measure(&b, "pcre", in.bytes, secs);
     redact = measure(&b, "redact", in.chat_len, secs);
+    mixed = measure(&b, "mixed", in.mixed_len, secs);
 
     printf("%-44s %10.1f MB/s\n", "memchr baseline (corpus texts)", mem);
     printf("%-44s %10.1f MB/s\n", "scan, full pack, prefiltered (corpus)",
@@ -314,7 +481,10 @@ main(int argc, char **argv)
            pcre);
     printf("%-44s %10.1f MB/s\n", "redact 1 MB chat body (JSON, mask)",
            redact);
-    printf("ratio scan/memchr: %.4f\n", scan / mem);
+    printf("%-44s %10.1f MB/s\n", "redact 1 MB mixed chat body (JSON, mask)",
+           mixed);
+    printf("ratio scan/memchr: %.4f; mixed/memchr: %.4f\n", scan / mem,
+           mixed / mem);
     printf("ratio prefiltered/pcre-only: %.2f\n", scan / pcre);
 
     zoll_scanner_free(b.fast);
