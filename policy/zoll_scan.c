@@ -406,9 +406,19 @@ zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
         }
 
         pos = (rc == 0) ? zoll_next_char(sc, ov[0]) : ov[1];
+
+        if (anchored && rc == 1) {
+            zoll_examined(sc, ri, pos);
+        }
     }
 
-    zoll_examined(sc, ri, pos);
+    /* Anchored, only consumed text counts as examined: the starts tried
+     * were [from, upto], and a prefilter match reported later may start
+     * before from (one that contains this one) */
+    if (!anchored) {
+        zoll_examined(sc, ri, pos);
+    }
+
     return 0;
 }
 

@@ -769,7 +769,8 @@ test_rules_not_prefiltered(void **state)
 /* A prefilter that marks where matches start: PCRE2 tries each start
  * from the leftmost one Vectorscan reports up to the report, so a match
  * at a later start of another prefilter match ending there is found
- * ("xABo": "ABo" is refused by the lookbehind, "Bo" is not). */
+ * ("xABo": "ABo" is refused by the lookbehind, "Bo" is not), and a
+ * prefilter match that contains an earlier-reported one is still tried. */
 
 static void
 test_scan_starts_with_prefilter(void **state)
@@ -781,10 +782,14 @@ test_scan_starts_with_prefilter(void **state)
 
     rs = zt_rules("rules_som");
 
-    assert_int_equal(zoll_rules_count(rs, &pf), 2);
-    assert_int_equal(pf, 2);
+    assert_int_equal(zoll_rules_count(rs, &pf), 3);
+    assert_int_equal(pf, 3);
 
     zt_expect(rs, "xABo", "name[2,4)");
+
+    /* "Zo" is reported first and refused; the starts it tried must stay
+     * open for "QZoW", which starts before it and is reported after it */
+    zt_expect(rs, "QZoW Zo", "nested[0,4) nested[5,7)");
     zt_expect(rs, "ABo, Bo Meier xBo Boot", "name[0,3) name[5,13)");
     zt_expect(rs, "Bearer abcdefgh1 Bearer Bearer xyzxyzxyz Bearer 123",
               "bearer[7,16) bearer[31,40)");
