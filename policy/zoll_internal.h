@@ -101,10 +101,9 @@ typedef struct {
     unsigned             nlrefs;
     unsigned             group;         /* (?<pii>...) or 0: whole match */
     uint32_t             pcre_opts;
-    unsigned             hs_flags;
+    unsigned             hs_flags;      /* all of them, for hs_compile */
     unsigned             extended:1;
     unsigned             in_db:1;       /* prefiltered by Vectorscan */
-    unsigned             own_prefilter:1;  /* "prefilter" given: exact mode */
     unsigned             som:1;         /* matches start where a prefilter
                                            match starts */
     unsigned             ctx_required:1;

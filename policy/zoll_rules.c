@@ -745,7 +745,6 @@ zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
     }
 
     rule->entity = (unsigned) e;
-    rule->own_prefilter = (prefilter != NULL);
 
     som = json_object_get(o, "starts_with_prefilter");
 
@@ -762,6 +761,13 @@ zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
 
         rule->som = json_is_true(som);
     }
+
+    /* A rule's own pattern is approximated (lookarounds and back
+     * references dropped); a prefilter written for Vectorscan is matched
+     * as written, and can then tell where its match starts. */
+    rule->hs_flags = HS_FLAG_UTF8
+                     | (prefilter == NULL ? HS_FLAG_PREFILTER
+                        : rule->som ? HS_FLAG_SOM_LEFTMOST : 0);
 
     if (validator != NULL) {
         rule->validate = zoll_validator(validator);
@@ -991,7 +997,7 @@ zoll_pack_names(zoll_rload_t *ld)
 static int
 zoll_rules_db(zoll_rload_t *ld)
 {
-    int                  rc;
+    int                  rc, failed;
     size_t               i, n;
     unsigned            *flags, *ids;
     char                 q[128];
@@ -1016,24 +1022,15 @@ zoll_rules_db(zoll_rload_t *ld)
         rs->rules[i].in_db = !rs->rules[i].extended;
     }
 
+    failed = 0;
+
     for ( ;; ) {
         n = 0;
 
         for (i = 0; i < rs->nrules; i++) {
             if (rs->rules[i].in_db) {
                 exprs[n] = rs->rules[i].hs_pattern;
-                flags[n] = rs->rules[i].hs_flags | HS_FLAG_UTF8;
-
-                /* a rule's own pattern is approximated (lookarounds and
-                 * back references dropped); a prefilter written for
-                 * Vectorscan is matched as written, and can then tell
-                 * where its match starts */
-                if (!rs->rules[i].own_prefilter) {
-                    flags[n] |= HS_FLAG_PREFILTER;
-                } else if (rs->rules[i].som) {
-                    flags[n] |= HS_FLAG_SOM_LEFTMOST;
-                }
-
+                flags[n] = rs->rules[i].hs_flags;
                 ids[n] = (unsigned) i;
                 n++;
             }
@@ -1057,18 +1054,15 @@ zoll_rules_db(zoll_rload_t *ld)
                 rs->rules[i].in_db = 0;
             }
 
-        } else if (rs->rules[ids[cerr->expression]].own_prefilter) {
-            /* written for Vectorscan: its author wants to know */
+        } else if (!(rs->rules[ids[cerr->expression]].hs_flags
+                     & HS_FLAG_PREFILTER))
+        {
+            /* a prefilter written for Vectorscan: its author wants to
+             * know */
             r = &rs->rules[ids[cerr->expression]];
             ld->file = r->pack;
             snprintf(q, sizeof(q), "$.%s.prefilter", r->id);
-            zoll_rfail(ld, q, "Vectorscan: %s", cerr->message);
-            hs_free_compile_error(cerr);
-            rs->db = NULL;
-            free(exprs);
-            free(flags);
-            free(ids);
-            return -1;
+            failed = zoll_rfail(ld, q, "Vectorscan: %s", cerr->message);
 
         } else {
             rs->rules[ids[cerr->expression]].in_db = 0;
@@ -1076,12 +1070,16 @@ zoll_rules_db(zoll_rload_t *ld)
 
         hs_free_compile_error(cerr);
         rs->db = NULL;
+
+        if (failed) {
+            break;
+        }
     }
 
     free(exprs);
     free(flags);
     free(ids);
-    return 0;
+    return failed;
 }
 
 
