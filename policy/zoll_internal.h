@@ -69,6 +69,15 @@ void zoll_buf_json_cstr(zoll_buf_t *b, const char *s);   /* NULL -> null */
 size_t zoll_buf_finish(zoll_buf_t *b);                    /* NUL, length */
 
 
+/* JSON checks the policy and rule-pack loaders share: each returns what
+ * is wrong (the unknown key; the problem with the string) or NULL, and the
+ * loader words the error with its own path.  With comments, keys starting
+ * with "_" and the key "note" are allowed anywhere. */
+const char *zoll_json_unknown_key(json_t *obj, const char *const *allowed,
+    int comments);
+const char *zoll_json_str_problem(json_t *v);   /* non-empty, no NUL */
+
+
 /* supplementary_measures, data_categories, sent_in_clear, redactions */
 void zoll_redaction_record(const zoll_redactor_t *rd, zoll_buf_t *b);
 

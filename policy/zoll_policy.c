@@ -75,18 +75,15 @@ zoll_path_index(char *out, const char *parent, const char *key, size_t i)
 }
 
 
-/* Keys beginning with "_" and "note" are free-form comments. */
-
-static int
-zoll_check_keys(zoll_load_t *ld, json_t *obj, const char *path,
-    const char *const *allowed)
+const char *
+zoll_json_unknown_key(json_t *obj, const char *const *allowed, int comments)
 {
     const char          *key;
     json_t              *v;
     const char *const   *a;
 
     json_object_foreach(obj, key, v) {
-        if (key[0] == '_' || strcmp(key, "note") == 0) {
+        if (comments && (key[0] == '_' || strcmp(key, "note") == 0)) {
             continue;
         }
 
@@ -97,11 +94,43 @@ zoll_check_keys(zoll_load_t *ld, json_t *obj, const char *path,
         }
 
         if (*a == NULL) {
-            return zoll_fail(ld, path, "unknown key \"%s\"", key);
+            return key;
         }
     }
 
-    return 0;
+    return NULL;
+}
+
+
+const char *
+zoll_json_str_problem(json_t *v)
+{
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        return "must be a non-empty string";
+    }
+
+    /* C strings end at a NUL: "a\u0000b" would be read as "a".  Both
+     * loaders parse without JSON_ALLOW_NUL, so jansson refuses it first;
+     * this stays in case one ever allows it. */
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        return "must not contain NUL";
+    }
+
+    return NULL;
+}
+
+
+/* Keys beginning with "_" and "note" are free-form comments. */
+
+static int
+zoll_check_keys(zoll_load_t *ld, json_t *obj, const char *path,
+    const char *const *allowed)
+{
+    const char  *key;
+
+    key = zoll_json_unknown_key(obj, allowed, 1);
+
+    return key ? zoll_fail(ld, path, "unknown key \"%s\"", key) : 0;
 }
 
 
@@ -109,8 +138,9 @@ static int
 zoll_get_str(zoll_load_t *ld, json_t *obj, const char *path, const char *key,
     int required, const char **out)
 {
-    char     p[ZOLL_PATH_LEN];
-    json_t  *v;
+    char         p[ZOLL_PATH_LEN];
+    json_t      *v;
+    const char  *why;
 
     *out = NULL;
     v = json_object_get(obj, key);
@@ -120,12 +150,9 @@ zoll_get_str(zoll_load_t *ld, json_t *obj, const char *path, const char *key,
         return required ? zoll_fail(ld, p, "is required") : 0;
     }
 
-    if (!json_is_string(v) || json_string_length(v) == 0) {
-        return zoll_fail(ld, p, "must be a non-empty string");
-    }
-
-    if (strlen(json_string_value(v)) != json_string_length(v)) {
-        return zoll_fail(ld, p, "must not contain NUL");
+    why = zoll_json_str_problem(v);
+    if (why != NULL) {
+        return zoll_fail(ld, p, "%s", why);
     }
 
     *out = json_string_value(v);

@@ -67,23 +67,11 @@ static int
 zoll_rcheck_keys(zoll_rload_t *ld, json_t *obj, const char *path,
     const char *const *keys)
 {
-    size_t       i;
     const char  *k;
-    json_t      *v;
 
-    json_object_foreach(obj, k, v) {
-        for (i = 0; keys[i]; i++) {
-            if (strcmp(k, keys[i]) == 0) {
-                break;
-            }
-        }
+    k = zoll_json_unknown_key(obj, keys, 0);
 
-        if (keys[i] == NULL) {
-            return zoll_rfail(ld, path, "unknown key \"%s\"", k);
-        }
-    }
-
-    return 0;
+    return k ? zoll_rfail(ld, path, "unknown key \"%s\"", k) : 0;
 }
 
 
@@ -91,7 +79,8 @@ static int
 zoll_rstr(zoll_rload_t *ld, json_t *obj, const char *path, const char *key,
     int required, const char **out)
 {
-    json_t  *v;
+    json_t      *v;
+    const char  *why;
 
     v = json_object_get(obj, key);
     *out = NULL;
@@ -101,8 +90,9 @@ zoll_rstr(zoll_rload_t *ld, json_t *obj, const char *path, const char *key,
                         : 0;
     }
 
-    if (!json_is_string(v) || json_string_length(v) == 0) {
-        return zoll_rfail(ld, path, "\"%s\" must be a non-empty string", key);
+    why = zoll_json_str_problem(v);
+    if (why != NULL) {
+        return zoll_rfail(ld, path, "\"%s\" %s", key, why);
     }
 
     *out = json_string_value(v);
