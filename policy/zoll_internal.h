@@ -42,7 +42,7 @@ struct zoll_policy_s {
     zoll_profile_t       *profiles;
     size_t                nprofiles;
     const zoll_profile_t *default_profile;   /* NULL: tenants must name one */
-    const char          **structural_keys;   /* values not scanned */
+    zoll_str_t           *structural_keys;   /* values not scanned */
     size_t                nstructural_keys;
     unsigned              max_depth;
 };

@@ -1118,7 +1118,7 @@ zoll_load_redaction(zoll_load_t *ld, json_t *root)
     char            q[ZOLL_PATH_LEN], dir[4096], rerr[ZOLL_ERR_LEN];
     size_t          i;
     json_t         *o, *profs, *v, *arr, *depth;
-    const char     *rules, *name;
+    const char     *rules, *name, *why;
     zoll_policy_t  *pol = ld->policy;
 
     o = json_object_get(root, "redaction");
@@ -1168,18 +1168,20 @@ zoll_load_redaction(zoll_load_t *ld, json_t *root)
 
     if (arr != NULL) {
         pol->structural_keys = calloc(json_array_size(arr) + 1,
-                                      sizeof(char *));
+                                      sizeof(zoll_str_t));
         if (pol->structural_keys == NULL) {
             return zoll_fail(ld, "$.redaction", "out of memory");
         }
 
         json_array_foreach(arr, i, v) {
-            if (!json_is_string(v) || json_string_length(v) == 0) {
+            why = zoll_json_str_problem(v);
+            if (why != NULL) {
                 zoll_path_index(q, "$.redaction", "structural_keys", i);
-                return zoll_fail(ld, q, "must be a non-empty string");
+                return zoll_fail(ld, q, "%s", why);
             }
 
-            pol->structural_keys[i] = json_string_value(v);
+            pol->structural_keys[i].data = json_string_value(v);
+            pol->structural_keys[i].len = json_string_length(v);
         }
 
         pol->nstructural_keys = json_array_size(arr);

@@ -742,7 +742,7 @@ enum {
 static int
 zoll_structural(zoll_redactor_t *rd, size_t s, size_t e, int esc)
 {
-    size_t                i, n, kl;
+    size_t                i, n;
     const unsigned char  *k;
     const zoll_policy_t  *p = rd->policy;
 
@@ -758,9 +758,9 @@ zoll_structural(zoll_redactor_t *rd, size_t s, size_t e, int esc)
     }
 
     for (i = 0; i < p->nstructural_keys; i++) {
-        kl = strlen(p->structural_keys[i]);
-
-        if (kl == n && memcmp(k, p->structural_keys[i], n) == 0) {
+        if (p->structural_keys[i].len == n
+            && memcmp(k, p->structural_keys[i].data, n) == 0)
+        {
             return 1;
         }
     }
