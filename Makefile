@@ -26,8 +26,10 @@ $(B)/libzoll.a: $(ENGINE_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/zollctl: cli/zollctl.c $(B)/libzoll.a $(HEADERS)
-	$(CC) $(CFLAGS_Z) -o $@ cli/zollctl.c $(B)/libzoll.a $(LIBS)
+CLI_SRC    = $(wildcard cli/*.c)
+
+$(B)/zollctl: $(CLI_SRC) $(wildcard cli/*.h) $(B)/libzoll.a $(HEADERS)
+	$(CC) $(CFLAGS_Z) -Icli -o $@ $(CLI_SRC) $(B)/libzoll.a $(LIBS)
 
 $(B)/test_engine: $(wildcard tests/unit/*.c) $(B)/libzoll.a $(HEADERS)
 	$(CC) $(CFLAGS_Z) -Itests/unit -o $@ $(wildcard tests/unit/*.c) \
