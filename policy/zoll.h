@@ -42,8 +42,32 @@ typedef enum {
 
 typedef enum {
     ZOLL_CLIENT_ADDR_TRUNCATE = 0,  /* IPv4 /24, IPv6 /48 */
+    ZOLL_CLIENT_ADDR_HMAC,          /* HMAC with a key of the day */
     ZOLL_CLIENT_ADDR_OMIT
 } zoll_client_addr_e;
+
+
+/* When a written record reaches the disk: "write" hands it to the kernel
+ * before the request goes on (survives a crash of nginx, not of the
+ * machine), "interval" adds fdatasync() at most every sync_interval_ms,
+ * "sync" calls fdatasync() before the request goes on. */
+typedef enum {
+    ZOLL_DURABILITY_WRITE = 0,
+    ZOLL_DURABILITY_INTERVAL,
+    ZOLL_DURABILITY_SYNC
+} zoll_durability_e;
+
+
+/* The policy's "logging" section */
+typedef struct {
+    zoll_client_addr_e   client_addr;
+    zoll_durability_e    durability;
+    unsigned             sync_interval_ms;
+    unsigned             checkpoint_records;  /* sign after this many */
+    unsigned             checkpoint_seconds;  /* or this long */
+    unsigned             retention_days;      /* 0: keep for ever */
+    int                  signing;             /* a signing key is loaded */
+} zoll_log_conf_t;
 
 
 typedef struct {
@@ -136,7 +160,7 @@ void zoll_policy_free(zoll_policy_t *p);
 
 /* "sha256:<hex>" of the policy file as loaded; recorded with every transfer */
 const char *zoll_policy_digest(const zoll_policy_t *p);
-zoll_client_addr_e zoll_policy_client_addr(const zoll_policy_t *p);
+const zoll_log_conf_t *zoll_policy_log(const zoll_policy_t *p);
 
 const zoll_subprocessor_t *zoll_policy_subprocessor(const zoll_policy_t *p,
     const char *id);
@@ -243,9 +267,105 @@ size_t zoll_error_body(zoll_api_e api, zoll_status_e s, const char *message,
     zoll_str_t request_id, char *buf, size_t cap);
 
 /* Writes the client address as it may be logged: IPv4 /24 or IPv6 /48
- * ("203.0.113.0/24"), or "" when the policy omits it.  family is 4 or 6. */
-size_t zoll_client_addr(zoll_client_addr_e mode, int family,
-    const unsigned char *addr, char *buf, size_t cap);
+ * ("203.0.113.0/24"), "hmac:<day>:<16 hex>" (HMAC-SHA256 of the address
+ * with key, a secret of that day that is never stored), or "" when the
+ * policy omits it.  family is 4 or 6. */
+#define ZOLL_DAY_KEY_LEN  32
+
+typedef struct {
+    char           day[11];                  /* "2026-11-22" */
+    unsigned char  key[ZOLL_DAY_KEY_LEN];
+} zoll_day_key_t;
+
+size_t zoll_client_addr(zoll_client_addr_e mode, const zoll_day_key_t *k,
+    int family, const unsigned char *addr, char *buf, size_t cap);
+
+
+/* The chain of the transfer log.
+ *
+ * Every record ends with "seq", "prev" and "hash": hash is SHA-256 over the
+ * record's bytes as written, up to and without ',"hash":…', followed by
+ * "}".  Those bytes include prev, the hash of the record before, so the
+ * records form one chain.  A checkpoint record also carries "key" (the
+ * signing key's id) and "sig", an Ed25519 signature over its bytes up to
+ * and without ',"sig":…', followed by "}": whoever holds the public key can
+ * check that nothing up to the checkpoint was changed.  The connector
+ * serialises writers (one chain across all workers) and keeps the head in
+ * shared memory; the engine only computes. */
+
+typedef struct {
+    uint64_t       seq;                      /* of the last record; 0: none */
+    unsigned char  hash[ZOLL_SHA256_LEN];    /* of the last record */
+} zoll_chain_t;
+
+/* Seals the record in buf[0..len) ("{…}\n", as the writers above produce
+ * it): appends its chain members.  Returns the new length, snprintf-style
+ * (>= cap: buf is too small, nothing is usable).  *next is the head after
+ * this record; commit it only once the record is written. */
+size_t zoll_chain_seal(const zoll_chain_t *c, char *buf, size_t len,
+    size_t cap, zoll_chain_t *next);
+
+/* A signed checkpoint record: reason ("start", "reload", "reopen",
+ * "interval", "shutdown"), and extra, NULL or JSON members to add
+ * (",\"k\":v…").  Returns its length (snprintf-style), or 0 if the policy
+ * has no signing key or signing failed. */
+size_t zoll_chain_checkpoint(const zoll_policy_t *p, const zoll_chain_t *c,
+    int64_t time_ms, const char *reason, const char *extra, char *buf,
+    size_t cap, zoll_chain_t *next);
+
+/* How a log ended, read from its last bytes before writing on. */
+typedef struct {
+    zoll_chain_t   head;          /* of the last complete record */
+    int            found;         /* a complete record was found */
+    int            clean;         /* it is a "shutdown" checkpoint */
+    uint64_t       torn_offset;   /* a last line without its newline: */
+    uint64_t       torn_bytes;    /* where it starts and how long it is */
+    unsigned char  torn_hash[ZOLL_SHA256_LEN];
+} zoll_log_tail_t;
+
+/* Reads the end of the log file fd.  An empty file gives found = 0.
+ * Returns -1 with err set when the last complete record is not a sealed
+ * record whose hash verifies: Zoll will not continue a chain it cannot
+ * trust. */
+int zoll_log_tail(int fd, zoll_log_tail_t *t, char *err, size_t errlen);
+
+/* The "start" checkpoint's account of the tail: ',"previous":{…}' with
+ * the last seq, whether it was a clean shutdown and the torn line, if
+ * any, by offset, length and SHA-256 (so a verifier can match it). */
+size_t zoll_log_tail_json(const zoll_log_tail_t *t, char *buf, size_t cap);
+
+/* Verification, one line at a time, across the files of one log in
+ * order.  A verifier holds the public keys; it stops at the first problem
+ * and keeps a message naming the file, line and seq. */
+
+typedef struct zoll_verify_s  zoll_verify_t;
+
+typedef struct {
+    uint64_t   records;         /* complete records read */
+    uint64_t   checkpoints;     /* signed checkpoints verified */
+    uint64_t   first_seq;
+    uint64_t   last_seq;
+    uint64_t   signed_seq;      /* last seq covered by a signature */
+    uint64_t   restarts;        /* "start" checkpoints after an unclean end */
+    uint64_t   torn;            /* torn lines the gateway reported */
+    int        anchored;        /* starts at a checkpoint, not at seq 1 */
+    int        closed;          /* ends with a "shutdown" checkpoint */
+} zoll_verify_stats_t;
+
+zoll_verify_t *zoll_verify_new(void);
+void zoll_verify_free(zoll_verify_t *v);
+/* a PEM file with an Ed25519 public (or private) key */
+int zoll_verify_add_key(zoll_verify_t *v, const char *path, char *err,
+    size_t errlen);
+/* line without its newline; complete = 0 for a last line that has none.
+ * Returns 0, or -1 at the first problem (then see zoll_verify_error) */
+int zoll_verify_line(zoll_verify_t *v, const char *file, uint64_t lineno,
+    const char *line, size_t len, int complete);
+/* after the last line: -1 if a problem is left open; a log that does not
+ * end with a "shutdown" checkpoint is one, unless open (a live log) */
+int zoll_verify_end(zoll_verify_t *v, int open);
+const char *zoll_verify_error(const zoll_verify_t *v);
+const zoll_verify_stats_t *zoll_verify_stats(const zoll_verify_t *v);
 
 /* PII rule packs and the scanner.
  *

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 
 void
@@ -192,4 +193,19 @@ zoll_buf_finish(zoll_buf_t *b)
 
     /* the terminating NUL needs room too */
     return b->len;
+}
+
+
+/* a JSON string: UTC, milliseconds, e.g. "2026-11-22T12:36:20.046Z" */
+
+void
+zoll_buf_time(zoll_buf_t *b, int64_t ms)
+{
+    char       tmp[32];
+    time_t     sec = (time_t) (ms / 1000);
+    struct tm  tm;
+
+    gmtime_r(&sec, &tm);
+    strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+    zoll_buf_printf(b, "\"%s.%03dZ\"", tmp, (int) (ms % 1000));
 }

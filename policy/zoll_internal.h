@@ -14,6 +14,7 @@
 #define PCRE2_CODE_UNIT_WIDTH  8
 #include <pcre2.h>
 #include <hs/hs.h>
+#include <openssl/evp.h>
 
 
 typedef struct {
@@ -25,7 +26,9 @@ typedef struct {
 struct zoll_policy_s {
     json_t               *root;       /* owns every const char * below */
     char                  digest[7 + ZOLL_SHA256_HEX_LEN + 1];
-    zoll_client_addr_e    client_addr;
+    zoll_log_conf_t       log;
+    EVP_PKEY             *log_key;     /* signs checkpoints, or NULL */
+    char                  log_key_id[8 + 16 + 1];
 
     zoll_legal_basis_t   *bases;
     size_t                nbases;
@@ -66,6 +69,7 @@ void zoll_buf_printf(zoll_buf_t *b, const char *fmt, ...)
  * so a record stays valid JSON whatever bytes a client sent. */
 void zoll_buf_json_str(zoll_buf_t *b, const char *s, size_t n);
 void zoll_buf_json_cstr(zoll_buf_t *b, const char *s);   /* NULL -> null */
+void zoll_buf_time(zoll_buf_t *b, int64_t ms);
 size_t zoll_buf_finish(zoll_buf_t *b);                    /* NUL, length */
 
 

@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 
 #define ZOLL_PATH_LEN        256
@@ -1455,42 +1458,194 @@ zoll_load_tenants(zoll_load_t *ld, json_t *root)
 }
 
 
+/* An optional whole number in [min, max]; def when absent. */
+
+static int
+zoll_get_uint(zoll_load_t *ld, json_t *obj, const char *path, const char *key,
+    unsigned min, unsigned max, unsigned def, unsigned *out)
+{
+    char        p[ZOLL_PATH_LEN];
+    json_t     *v;
+    json_int_t  n;
+
+    *out = def;
+    v = json_object_get(obj, key);
+
+    if (v == NULL) {
+        return 0;
+    }
+
+    n = json_is_integer(v) ? json_integer_value(v) : -1;
+
+    if (n < (json_int_t) min || n > (json_int_t) max) {
+        zoll_path(p, path, key);
+        return zoll_fail(ld, p, "must be a whole number from %u to %u",
+                         min, max);
+    }
+
+    *out = (unsigned) n;
+    return 0;
+}
+
+
+static int
+zoll_get_enum(zoll_load_t *ld, json_t *obj, const char *path, const char *key,
+    const char *const *names, const char *list, unsigned *out)
+{
+    char         p[ZOLL_PATH_LEN];
+    unsigned     i;
+    const char  *v;
+
+    if (zoll_get_str(ld, obj, path, key, 0, &v) != 0) {
+        return -1;
+    }
+
+    if (v == NULL) {
+        *out = 0;
+        return 0;
+    }
+
+    for (i = 0; names[i]; i++) {
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+
+    zoll_path(p, path, key);
+    return zoll_fail(ld, p, "must be one of %s", list);
+}
+
+
+static int zoll_load_logging_section(zoll_load_t *ld, json_t *o,
+    zoll_log_conf_t *lc);
+
+
+/* The Ed25519 key that signs the transfer log's checkpoints.  Its id, the
+ * first 8 bytes of SHA-256 over the raw public key, names it in every
+ * checkpoint, so a verifier holding several public keys (after a key
+ * rotation) knows which one applies. */
+
+static int
+zoll_load_signing_key(zoll_load_t *ld, const char *file)
+{
+    char            full[4096], path[] = "$.logging.signing_key_file";
+    unsigned char   raw[32], h[ZOLL_SHA256_LEN];
+    size_t          n, rawlen = sizeof(raw);
+    FILE           *f;
+    EVP_PKEY       *k;
+
+    if (file[0] == '/' || ld->base_dir == NULL) {
+        n = snprintf(full, sizeof(full), "%s", file);
+
+    } else {
+        n = snprintf(full, sizeof(full), "%s/%s", ld->base_dir, file);
+    }
+
+    if (n >= sizeof(full)) {
+        return zoll_fail(ld, path, "path is too long");
+    }
+
+    f = fopen(full, "rb");
+    if (f == NULL) {
+        return zoll_fail(ld, path, "cannot read \"%s\": %s", full,
+                         strerror(errno));
+    }
+
+    k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+
+    if (k == NULL) {
+        ERR_clear_error();
+        return zoll_fail(ld, path, "\"%s\" is not a PEM private key "
+                         "(make one with: openssl genpkey -algorithm "
+                         "ed25519)", full);
+    }
+
+    if (EVP_PKEY_id(k) != EVP_PKEY_ED25519
+        || EVP_PKEY_get_raw_public_key(k, raw, &rawlen) != 1)
+    {
+        EVP_PKEY_free(k);
+        return zoll_fail(ld, path, "\"%s\" must be an Ed25519 key", full);
+    }
+
+    zoll_sha256(raw, rawlen, h);
+    memcpy(ld->policy->log_key_id, "ed25519:", 8);
+    zoll_hex(h, 8, ld->policy->log_key_id + 8);
+    ld->policy->log_key = k;
+    ld->policy->log.signing = 1;
+
+    return 0;
+}
+
+
 static int
 zoll_load_logging(zoll_load_t *ld, json_t *root)
 {
-    static const char *const  keys[] = { "client_address", NULL };
-
-    json_t      *o;
-    const char  *mode;
+    int               rc;
+    json_t           *o;
+    zoll_log_conf_t  *lc = &ld->policy->log;
 
     o = json_object_get(root, "logging");
 
     if (o == NULL) {
-        return 0;
+        /* no section: an empty one gives every default */
+        o = json_object();
+        if (o == NULL) {
+            return zoll_fail(ld, "$.logging", "out of memory");
+        }
+
+        rc = zoll_load_logging_section(ld, o, lc);
+        json_decref(o);
+        return rc;
     }
 
     if (!json_is_object(o)) {
         return zoll_fail(ld, "$.logging", "must be an object");
     }
 
+    return zoll_load_logging_section(ld, o, lc);
+}
+
+
+static int
+zoll_load_logging_section(zoll_load_t *ld, json_t *o, zoll_log_conf_t *lc)
+{
+    static const char *const  keys[] = {
+        "client_address", "signing_key_file", "durability",
+        "sync_interval_ms", "checkpoint_records", "checkpoint_seconds",
+        "retention_days", NULL
+    };
+    static const char *const  addr[] = { "truncate", "hmac", "omit", NULL };
+    static const char *const  dur[] = { "write", "interval", "sync", NULL };
+
+    unsigned     mode, durability;
+    const char  *key;
+
     if (zoll_check_keys(ld, o, "$.logging", keys) != 0
-        || zoll_get_str(ld, o, "$.logging", "client_address", 0, &mode) != 0)
+        || zoll_get_enum(ld, o, "$.logging", "client_address", addr,
+                         "truncate, hmac, omit", &mode) != 0
+        || zoll_get_enum(ld, o, "$.logging", "durability", dur,
+                         "write, interval, sync", &durability) != 0
+        || zoll_get_uint(ld, o, "$.logging", "sync_interval_ms", 1, 60000,
+                         1000, &lc->sync_interval_ms) != 0
+        || zoll_get_uint(ld, o, "$.logging", "checkpoint_records", 1,
+                         1000000, 1000, &lc->checkpoint_records) != 0
+        || zoll_get_uint(ld, o, "$.logging", "checkpoint_seconds", 1, 86400,
+                         60, &lc->checkpoint_seconds) != 0
+        || zoll_get_uint(ld, o, "$.logging", "retention_days", 0, 36500, 0,
+                         &lc->retention_days) != 0
+        || zoll_get_str(ld, o, "$.logging", "signing_key_file", 0, &key)
+           != 0)
     {
         return -1;
     }
 
-    if (mode == NULL || strcmp(mode, "truncate") == 0) {
-        ld->policy->client_addr = ZOLL_CLIENT_ADDR_TRUNCATE;
+    /* the enums' order is the order of the names above */
+    lc->client_addr = (zoll_client_addr_e) mode;
+    lc->durability = (zoll_durability_e) durability;
 
-    } else if (strcmp(mode, "omit") == 0) {
-        ld->policy->client_addr = ZOLL_CLIENT_ADDR_OMIT;
-
-    } else {
-        return zoll_fail(ld, "$.logging.client_address",
-                         "must be one of truncate, omit");
-    }
-
-    return 0;
+    return key ? zoll_load_signing_key(ld, key) : 0;
 }
 
 
@@ -1703,6 +1858,7 @@ zoll_policy_free(zoll_policy_t *p)
     free(p->profiles);
     free(p->structural_keys);
     zoll_rules_free(p->rules);
+    EVP_PKEY_free(p->log_key);
     json_decref(p->root);
     free(p);
 }
@@ -1722,10 +1878,10 @@ zoll_policy_digest(const zoll_policy_t *p)
 }
 
 
-zoll_client_addr_e
-zoll_policy_client_addr(const zoll_policy_t *p)
+const zoll_log_conf_t *
+zoll_policy_log(const zoll_policy_t *p)
 {
-    return p->client_addr;
+    return &p->log;
 }
 
 

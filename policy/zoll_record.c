@@ -9,22 +9,10 @@
 #include "zoll_internal.h"
 
 #include <arpa/inet.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-
-static void
-zoll_buf_time(zoll_buf_t *b, int64_t ms)
-{
-    char       tmp[32];
-    time_t     sec = (time_t) (ms / 1000);
-    struct tm  tm;
-
-    gmtime_r(&sec, &tm);
-    strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
-    zoll_buf_printf(b, "\"%s.%03dZ\"", tmp, (int) (ms % 1000));
-}
 
 
 static void
@@ -264,20 +252,35 @@ zoll_error_body(zoll_api_e api, zoll_status_e s, const char *message,
 
 
 size_t
-zoll_client_addr(zoll_client_addr_e mode, int family,
-    const unsigned char *a, char *buf, size_t cap)
+zoll_client_addr(zoll_client_addr_e mode, const zoll_day_key_t *k,
+    int family, const unsigned char *a, char *buf, size_t cap)
 {
-    zoll_buf_t  b;
+    char           hex[17];
+    zoll_buf_t     b;
+    unsigned char  mac[ZOLL_SHA256_LEN];
 
     zoll_buf_init(&b, buf, cap);
 
-    if (mode == ZOLL_CLIENT_ADDR_OMIT) {
+    if (mode == ZOLL_CLIENT_ADDR_OMIT || (family != 4 && family != 6)) {
         /* nothing */
+
+    } else if (mode == ZOLL_CLIENT_ADDR_HMAC) {
+        /* the whole address, keyed: requests of one client link up within
+         * a day, and once the day's key is gone nobody can tell whose */
+        if (k == NULL
+            || HMAC(EVP_sha256(), k->key, ZOLL_DAY_KEY_LEN, a,
+                    family == 4 ? 4 : 16, mac, NULL) == NULL)
+        {
+            return 0;
+        }
+
+        zoll_hex(mac, 8, hex);
+        zoll_buf_printf(&b, "hmac:%s:%s", k->day, hex);
 
     } else if (family == 4) {
         zoll_buf_printf(&b, "%u.%u.%u.0/24", a[0], a[1], a[2]);
 
-    } else if (family == 6) {
+    } else {
         unsigned char  net[16] = { 0 };
         char           text[INET6_ADDRSTRLEN];
 

@@ -20,6 +20,7 @@ main(void)
     failed += zt_validate_tests();
     failed += zt_rules_tests();
     failed += zt_redact_tests();
+    failed += zt_chain_tests();
 
     return failed ? 1 : 0;
 }

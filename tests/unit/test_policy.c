@@ -61,7 +61,13 @@ test_load_minimal_policy(void **state)
     assert_string_equal(r->host, "sp.example");
     assert_string_equal(r->upstream, "sp.example");
     assert_int_equal(r->port, 443);
-    assert_int_equal(zoll_policy_client_addr(p), ZOLL_CLIENT_ADDR_TRUNCATE);
+    assert_int_equal(zoll_policy_log(p)->client_addr,
+                     ZOLL_CLIENT_ADDR_TRUNCATE);
+    assert_int_equal(zoll_policy_log(p)->durability, ZOLL_DURABILITY_WRITE);
+    assert_int_equal(zoll_policy_log(p)->checkpoint_records, 1000);
+    assert_int_equal(zoll_policy_log(p)->checkpoint_seconds, 60);
+    assert_int_equal(zoll_policy_log(p)->retention_days, 0);
+    assert_false(zoll_policy_log(p)->signing);
 
     /* an EEA region may list no legal basis: the route then has none */
     assert_int_equal(zoll_route(p, zt_tenant(p, "t"), sp, &d), ZOLL_OK);
@@ -297,7 +303,19 @@ test_logging_client_address(void **state)
     (void) state;
 
     p = zt_base_with("logging.client_address", "\"omit\"");
-    assert_int_equal(zoll_policy_client_addr(p), ZOLL_CLIENT_ADDR_OMIT);
+    assert_int_equal(zoll_policy_log(p)->client_addr, ZOLL_CLIENT_ADDR_OMIT);
+    zoll_policy_free(p);
+
+    p = zt_base_with("logging.client_address", "\"hmac\"");
+    assert_int_equal(zoll_policy_log(p)->client_addr, ZOLL_CLIENT_ADDR_HMAC);
+    zoll_policy_free(p);
+
+    p = zt_base_with("logging.durability", "\"sync\"");
+    assert_int_equal(zoll_policy_log(p)->durability, ZOLL_DURABILITY_SYNC);
+    zoll_policy_free(p);
+
+    p = zt_base_with("logging.retention_days", "180");
+    assert_int_equal(zoll_policy_log(p)->retention_days, 180);
     zoll_policy_free(p);
 }
 
@@ -603,7 +621,22 @@ static const zt_bad_t  zt_bad[] = {
       "enabled_by_default is true" },
 
     { "test_bad_logging_mode", "logging.client_address", "\"hash\"",
-      "$.logging.client_address: must be one of truncate, omit" },
+      "$.logging.client_address: must be one of truncate, hmac, omit" },
+
+    { "test_bad_logging_durability", "logging.durability", "\"fsync\"",
+      "$.logging.durability: must be one of write, interval, sync" },
+
+    { "test_bad_logging_checkpoint", "logging.checkpoint_records", "0",
+      "$.logging.checkpoint_records: must be a whole number from 1 to "
+      "1000000" },
+
+    { "test_bad_logging_retention", "logging.retention_days", "\"180d\"",
+      "$.logging.retention_days: must be a whole number from 0 to 36500" },
+
+    { "test_bad_logging_key_missing", "logging.signing_key_file",
+      "\"/nonexistent/log.key\"",
+      "$.logging.signing_key_file: cannot read \"/nonexistent/log.key\": "
+      "No such file or directory" },
 };
 
 #define ZT_NBAD  (sizeof(zt_bad) / sizeof(zt_bad[0]))

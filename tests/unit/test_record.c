@@ -575,14 +575,14 @@ zt_check_addr(zoll_client_addr_e mode, int family, const unsigned char *a,
     size_t  n;
 
     memset(buf, 0x5a, sizeof(buf));
-    n = zoll_client_addr(mode, family, a, buf, sizeof(buf));
+    n = zoll_client_addr(mode, NULL, family, a, buf, sizeof(buf));
 
     assert_int_equal(n, strlen(want));
     assert_string_equal(buf, want);
 
     /* too small: the needed length, and no byte written past cap */
     memset(buf, 0x5a, sizeof(buf));
-    assert_int_equal(zoll_client_addr(mode, family, a, buf, 4), n);
+    assert_int_equal(zoll_client_addr(mode, NULL, family, a, buf, 4), n);
     assert_int_equal(buf[4], 0x5a);
 }
 
@@ -596,7 +596,7 @@ zt_check_addr6_prefix(const unsigned char *a)
     char           buf[64], *slash;
     unsigned char  back[16] = { 0 };
 
-    assert_true(zoll_client_addr(ZOLL_CLIENT_ADDR_TRUNCATE, 6, a, buf,
+    assert_true(zoll_client_addr(ZOLL_CLIENT_ADDR_TRUNCATE, NULL, 6, a, buf,
                                  sizeof(buf)) < sizeof(buf));
     slash = strchr(buf, '/');
     assert_non_null(slash);
