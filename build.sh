@@ -80,9 +80,22 @@ build_module() {
     cp "$src/objs/ngx_http_zoll_module.so" "$B/ngx_http_zoll_module.so"
 }
 
+# The Ed25519 keys that sign the example and demo transfer logs: made here,
+# never shipped, so no two installations share one.
+make_signing_keys() {
+    local k
+    for k in "$ROOT/config/credentials/log-signing.key" \
+             "$ROOT/config/demo/credentials/log-signing.key"; do
+        [ -f "$k" ] && continue
+        log "signing key ${k#"$ROOT"/}"
+        (umask 077 && openssl genpkey -algorithm ed25519 -out "$k")
+    done
+}
+
 build() {
     install_deps
     mkdir -p "$B"
+    make_signing_keys
     build_engine
     build_module
     log "built $B/ngx_http_zoll_module.so and $B/zollctl"

@@ -7,12 +7,15 @@
  *   zollctl key hash            (reads a key on stdin)
  *   zollctl scan [--rules DIR] [--json] [--lines] [--pcre-only]
  *   zollctl redact --policy FILE --tenant ID [--pcre-only]
+ *   zollctl verify [--key PEM]... [--policy FILE] [--open] FILE...
+ *   zollctl prune (--older-than Nd | --policy FILE) [--dry-run] FILE...
  *
  * It uses exactly the engine the nginx module uses, so "explain" shows the
  * decision the gateway will take.
  */
 
 #include "zoll.h"
+#include "zoll_logfiles.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -20,8 +23,8 @@
 #include <string.h>
 
 
-static int
-usage(void)
+int
+zollctl_usage(void)
 {
     fprintf(stderr,
         "usage: zollctl check FILE\n"
@@ -32,7 +35,11 @@ usage(void)
         "       zollctl scan [--rules DIR] [--json] [--lines] "
         "[--pcre-only] < text\n"
         "       zollctl redact --policy FILE --tenant ID [--pcre-only] "
-        "< body\n");
+        "< body\n"
+        "       zollctl verify [--key PEM]... [--policy FILE] [--open] "
+        "FILE...\n"
+        "       zollctl prune (--older-than Nd | --policy FILE) [--dry-run] "
+        "FILE...\n");
     return 2;
 }
 
@@ -58,7 +65,7 @@ cmd_check(int argc, char **argv)
     zoll_policy_t  *p;
 
     if (argc != 1) {
-        return usage();
+        return zollctl_usage();
     }
 
     p = load(argv[0]);
@@ -175,12 +182,12 @@ cmd_explain(int argc, char **argv)
             spid = argv[++i];
 
         } else {
-            return usage();
+            return zollctl_usage();
         }
     }
 
     if (policy == NULL || tenant == NULL || spid == NULL) {
-        return usage();
+        return zollctl_usage();
     }
 
     p = load(policy);
@@ -239,7 +246,7 @@ cmd_key(int argc, char **argv)
 
     if (argc == 1 && strcmp(argv[0], "hash") == 0) {
         if (fgets(line, sizeof(line), stdin) == NULL) {
-            return usage();
+            return zollctl_usage();
         }
 
         n = strcspn(line, "\r\n");
@@ -249,7 +256,7 @@ cmd_key(int argc, char **argv)
         return 0;
     }
 
-    return usage();
+    return zollctl_usage();
 }
 
 
@@ -410,7 +417,7 @@ cmd_scan(int argc, char **argv)
             dir = argv[++i];
 
         } else {
-            return usage();
+            return zollctl_usage();
         }
     }
 
@@ -475,12 +482,12 @@ cmd_redact(int argc, char **argv)
             tenant = argv[++i];
 
         } else {
-            return usage();
+            return zollctl_usage();
         }
     }
 
     if (policy == NULL || tenant == NULL) {
-        return usage();
+        return zollctl_usage();
     }
 
     p = load(policy);
@@ -541,7 +548,7 @@ int
 main(int argc, char **argv)
 {
     if (argc < 2) {
-        return usage();
+        return zollctl_usage();
     }
 
     if (strcmp(argv[1], "check") == 0) {
@@ -560,9 +567,17 @@ main(int argc, char **argv)
         return cmd_scan(argc - 2, argv + 2);
     }
 
+    if (strcmp(argv[1], "verify") == 0) {
+        return zollctl_verify(argc - 2, argv + 2);
+    }
+
+    if (strcmp(argv[1], "prune") == 0) {
+        return zollctl_prune(argc - 2, argv + 2);
+    }
+
     if (strcmp(argv[1], "redact") == 0) {
         return cmd_redact(argc - 2, argv + 2);
     }
 
-    return usage();
+    return zollctl_usage();
 }

@@ -18,6 +18,8 @@
 
 #include <zoll.h>
 
+#include "ngx_http_zoll_log.h"
+
 
 #define NGX_HTTP_ZOLL_RECORD_LEN  2048
 #define NGX_HTTP_ZOLL_MAX_BODY    (8 * 1024 * 1024)
@@ -26,7 +28,7 @@
 typedef struct {
     ngx_str_t                   policy_path;
     zoll_policy_t              *policy;
-    ngx_open_file_t            *log;
+    ngx_http_zoll_log_t         log;
     ngx_int_t                   request_id_index;
     ngx_array_t                 key_vars;  /* indexes of $http_x_api_key.. */
     ngx_array_t                 used;      /* subprocessors of locations */
@@ -89,6 +91,8 @@ static ngx_int_t ngx_http_zoll_handler(ngx_http_request_t *r);
 static void ngx_http_zoll_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_zoll_init_process(ngx_cycle_t *cycle);
 static void ngx_http_zoll_exit_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_zoll_init_module(ngx_cycle_t *cycle);
+static void ngx_http_zoll_exit_master(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_zoll_refusal_handler(ngx_http_request_t *r);
 static void ngx_http_zoll_cleanup_ctx(void *data);
 static ngx_int_t ngx_http_zoll_log_handler(ngx_http_request_t *r);
@@ -166,12 +170,12 @@ ngx_module_t  ngx_http_zoll_module = {
     ngx_http_zoll_commands,                /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_zoll_init_module,             /* init module */
     ngx_http_zoll_init_process,            /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_zoll_exit_process,            /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_zoll_exit_master,             /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
@@ -557,7 +561,7 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r,
 
 
 static ngx_str_t
-ngx_http_zoll_client_addr(ngx_http_request_t *r, zoll_client_addr_e mode)
+ngx_http_zoll_client_addr(ngx_http_request_t *r, ngx_http_zoll_log_t *zl)
 {
     int                   family;
     size_t                len;
@@ -565,6 +569,8 @@ ngx_http_zoll_client_addr(ngx_http_request_t *r, zoll_client_addr_e mode)
     ngx_str_t             s = ngx_null_string;
     const unsigned char  *a;
     struct sockaddr_in   *sin;
+    zoll_day_key_t        k, *key = NULL;
+    zoll_client_addr_e    mode;
 #if (NGX_HAVE_INET6)
     struct sockaddr_in6  *sin6;
 #endif
@@ -602,7 +608,15 @@ ngx_http_zoll_client_addr(ngx_http_request_t *r, zoll_client_addr_e mode)
         return s;
     }
 
-    len = zoll_client_addr(mode, family, a, (char *) buf, 64);
+    mode = zoll_policy_log(zl->policy)->client_addr;
+
+    if (mode == ZOLL_CLIENT_ADDR_HMAC) {
+        /* without today's key, nothing is logged rather than the address */
+        key = ngx_http_zoll_log_day_key(zl, &k) == NGX_OK ? &k : NULL;
+    }
+
+    len = zoll_client_addr(mode, key, family, a, (char *) buf, 64);
+    ngx_explicit_memzero(&k, sizeof(k));
 
     s.data = buf;
     s.len = len < 64 ? len : 0;
@@ -635,49 +649,12 @@ ngx_http_zoll_request_info(ngx_http_request_t *r,
     ri->path.data = (const char *) r->uri.data;
     ri->path.len = r->uri.len;
 
-    client = ngx_http_zoll_client_addr(r, zoll_policy_client_addr(
-                                                         zmcf->policy));
+    client = ngx_http_zoll_client_addr(r, &zmcf->log);
     ri->client.data = (const char *) client.data;
     ri->client.len = client.len;
 
     ri->request_bytes = r->headers_in.content_length_n;
     ri->sp = sp;
-}
-
-
-/*
- * Appends one record to the transfer log with a single write(2) on an
- * O_APPEND descriptor, so that records of concurrent workers never
- * interleave.  A short write is a failure: the caller fails closed.
- */
-
-static ngx_int_t
-ngx_http_zoll_write(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
-    u_char *buf, size_t len)
-{
-    ssize_t  n;
-
-    n = ngx_write_fd(zmcf->log->fd, buf, len);
-
-    if (n == (ssize_t) len) {
-        return NGX_OK;
-    }
-
-    if (n == -1) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
-                      "zoll: write to transfer log \"%V\" failed",
-                      &zmcf->log->name);
-
-    } else {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "zoll: short write to transfer log \"%V\": "
-                      "%z of %uz bytes", &zmcf->log->name, n, len);
-
-        /* end the torn line, so that the next record stays readable */
-        (void) ngx_write_fd(zmcf->log->fd, "\n", 1);
-    }
-
-    return NGX_ERROR;
 }
 
 
@@ -690,8 +667,9 @@ ngx_http_zoll_log_decision(ngx_http_request_t *r,
 
     cap = NGX_HTTP_ZOLL_RECORD_LEN;
 
+    /* room for the chain's members after the record */
     for ( ;; ) {
-        buf = ngx_pnalloc(r->pool, cap);
+        buf = ngx_pnalloc(r->pool, cap + NGX_HTTP_ZOLL_CHAIN_LEN);
         if (buf == NULL) {
             return NGX_ERROR;
         }
@@ -699,7 +677,8 @@ ngx_http_zoll_log_decision(ngx_http_request_t *r,
         len = zoll_record_decision(zmcf->policy, &ctx->ri, &ctx->d,
                                    (char *) buf, cap);
         if (len < cap) {
-            return ngx_http_zoll_write(r, zmcf, buf, len);
+            return ngx_http_zoll_log_write(&zmcf->log, r->connection->log,
+                                           buf, len);
         }
 
         cap = len + 1;
@@ -718,14 +697,15 @@ ngx_http_zoll_log_outcome(ngx_http_request_t *r,
     cap = NGX_HTTP_ZOLL_RECORD_LEN / 4;
 
     for ( ;; ) {
-        buf = ngx_pnalloc(r->pool, cap);
+        buf = ngx_pnalloc(r->pool, cap + NGX_HTTP_ZOLL_CHAIN_LEN);
         if (buf == NULL) {
             return NGX_ERROR;
         }
 
         len = zoll_record_outcome(&ctx->ri, &ctx->d, o, (char *) buf, cap);
         if (len < cap) {
-            return ngx_http_zoll_write(r, zmcf, buf, len);
+            return ngx_http_zoll_log_write(&zmcf->log, r->connection->log,
+                                           buf, len);
         }
 
         cap = len + 1;
@@ -1687,7 +1667,39 @@ ngx_http_zoll_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (zmcf->log.policy) {
+        return ngx_http_zoll_log_init_process(cycle, &zmcf->log);
+    }
+
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_zoll_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    zmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_zoll_module);
+
+    if (zmcf == NULL || zmcf->log.policy == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_zoll_log_init_module(cycle, &zmcf->log);
+}
+
+
+static void
+ngx_http_zoll_exit_master(ngx_cycle_t *cycle)
+{
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    zmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_zoll_module);
+
+    if (zmcf && zmcf->log.policy) {
+        ngx_http_zoll_log_exit_master(cycle, &zmcf->log);
+    }
 }
 
 
@@ -1761,19 +1773,14 @@ ngx_http_zoll_transfer_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t  *value;
 
-    if (zmcf->log) {
+    if (zmcf->log.file) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    /* opened by nginx itself: created at start, reopened on USR1 */
-    zmcf->log = ngx_conf_open_file(cf->cycle, &value[1]);
-    if (zmcf->log == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_zoll_log_conf(cf, &zmcf->log, &value[1],
+                                  &ngx_http_zoll_module);
 }
 
 
@@ -1846,7 +1853,7 @@ ngx_http_zoll_create_main_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     zmcf->policy = NULL;
-     *     zmcf->log = NULL;
+     *     zmcf->log.file = NULL;
      */
 
     if (ngx_array_init(&zmcf->used, cf->pool, 4,
@@ -1877,11 +1884,23 @@ ngx_http_zoll_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     /* fail closed at start-up: no log, no transfers */
-    if (zmcf->log == NULL) {
+    if (zmcf->log.file == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"zoll\" is used but "
                            "\"zoll_transfer_log\" is not set");
         return NGX_CONF_ERROR;
     }
+
+    /* unsigned checkpoints would prove nothing to a third party */
+    if (!zoll_policy_log(zmcf->policy)->signing) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zoll: policy \"%V\" has "
+                           "no \"logging.signing_key_file\": the transfer "
+                           "log's checkpoints must be signed (make a key "
+                           "with: openssl genpkey -algorithm ed25519)",
+                           &zmcf->policy_path);
+        return NGX_CONF_ERROR;
+    }
+
+    zmcf->log.policy = zmcf->policy;
 
     zmcf->request_id_index = ngx_http_get_variable_index(cf, &request_id);
     if (zmcf->request_id_index == NGX_ERROR) {

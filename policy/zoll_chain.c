@@ -445,6 +445,12 @@ zoll_log_tail_json(const zoll_log_tail_t *t, char *buf, size_t cap)
     zoll_buf_t  b;
 
     zoll_buf_init(&b, buf, cap);
+
+    if (!t->found && t->torn_bytes == 0) {
+        zoll_buf_cstr(&b, ",\"previous\":null");      /* a new log */
+        return zoll_buf_finish(&b);
+    }
+
     zoll_buf_printf(&b, ",\"previous\":{\"seq\":%llu,\"clean\":%s,"
                     "\"torn\":", (unsigned long long) t->head.seq,
                     t->clean ? "true" : "false");

@@ -8,6 +8,7 @@ test proves exactly what its own requests did and did not send upstream.
 
 import copy
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -69,6 +70,8 @@ class Env:
                 g["credential_file"] = str(creds / g["credential_file"])
             if "pseudonym_key_file" in t:
                 t["pseudonym_key_file"] = str(creds / t["pseudonym_key_file"])
+        p["logging"]["signing_key_file"] = str(
+            creds / p["logging"]["signing_key_file"])
         if "redaction" in p:
             p["redaction"]["rules"] = str(
                 (creds / p["redaction"]["rules"]).resolve())
@@ -124,6 +127,9 @@ class Env:
 
 @pytest.fixture(scope="session")
 def env():
+    # a fresh run: a transfer log left by an older build is not ours to
+    # continue
+    shutil.rmtree(RUN, ignore_errors=True)
     RUN.mkdir(parents=True, exist_ok=True)
     e = Env(RUN)
     yield e

@@ -111,7 +111,7 @@ class Gateway:
 
     def __init__(self, run_dir, certs_dir, policy, eu_port, us_port,
                  https_port=None, http_port=None, transfer_log=None,
-                 extra="", edit=None):
+                 extra="", edit=None, workers=2):
         self.run = Path(run_dir)
         self.certs = Path(certs_dir)
         self.policy = Path(policy)
@@ -124,7 +124,7 @@ class Gateway:
             "POLICY": self.policy, "TRANSFER_LOG": self.transfer_log,
             "EU_PORT": eu_port, "US_PORT": us_port,
             "HTTPS_PORT": self.https_port, "HTTP_PORT": self.http_port,
-            "EXTRA": extra,
+            "EXTRA": extra, "WORKERS": workers,
         }
         self.conf = self.run / "nginx.conf"
         # edit(text) -> text: changes the rendered locations.conf (tests)
