@@ -311,7 +311,7 @@ zoll_lf_days(const char *s, unsigned *days)
 int
 zollctl_prune(int argc, char **argv)
 {
-    int             i, n = 0, dry = 0, removed = 0;
+    int             i, n = 0, dry = 0, removed = 0, have = 0;
     char          **files, cutoff[32];
     time_t          t;
     unsigned        days = 0;
@@ -334,6 +334,8 @@ zollctl_prune(int argc, char **argv)
                 return 2;
             }
 
+            have = 1;
+
         } else if (i + 1 < argc && strcmp(argv[i], "--policy") == 0) {
             p = zoll_policy_load(argv[++i], err, sizeof(err));
             if (p == NULL) {
@@ -343,6 +345,7 @@ zollctl_prune(int argc, char **argv)
 
             days = zoll_policy_log(p)->retention_days;
             zoll_policy_free(p);
+            have = 1;
 
             if (days == 0) {
                 printf("the policy keeps transfer logs for ever "
@@ -358,9 +361,9 @@ zollctl_prune(int argc, char **argv)
         }
     }
 
-    if (n == 0 || days == 0) {
-        fprintf(stderr, "zollctl prune: give --older-than Nd (N > 0) or "
-                "--policy, and the log's files\n");
+    if (n == 0 || !have) {
+        fprintf(stderr, "zollctl prune: give --older-than Nd or --policy, "
+                "and the log's files\n");
         return 2;
     }
 

@@ -340,8 +340,11 @@ ngx_http_zoll_log_checkpoint(ngx_http_zoll_log_t *zl, ngx_log_t *log,
 }
 
 
-/* Makes sure the descriptor points at the file the chain goes on in.
- * NGX_DECLINED: it is a new file (rotated); fi describes it. */
+/* Makes sure the descriptor points at the file the chain goes on in: the
+ * file at the path, once a rotation put a new one there, even before this
+ * process got nginx's reopen signal (one stat(2) per record buys that no
+ * record lands in the old file after the new one began).
+ * NGX_DECLINED: it is a new file; fi describes it. */
 
 static ngx_int_t
 ngx_http_zoll_log_file(ngx_http_zoll_log_t *zl, ngx_log_t *log,
@@ -358,14 +361,21 @@ ngx_http_zoll_log_file(ngx_http_zoll_log_t *zl, ngx_log_t *log,
             return NGX_ERROR;
         }
 
-        if (fi->st_dev == zl->sh->dev && fi->st_ino == zl->sh->ino) {
-            return NGX_OK;
+        /* moved away and nothing new at the path yet: write on here,
+         * the records stay in order */
+        if (ngx_file_info(zl->file->name.data, &at) == NGX_FILE_ERROR) {
+            if (fi->st_dev == zl->sh->dev && fi->st_ino == zl->sh->ino) {
+                return NGX_OK;
+            }
+
+            ngx_log_error(NGX_LOG_ALERT, log, ngx_errno, "zoll: transfer "
+                          "log \"%V\" is gone", &zl->file->name);
+            return NGX_ERROR;
         }
 
-        if (ngx_file_info(zl->file->name.data, &at) != NGX_FILE_ERROR
-            && at.st_dev == fi->st_dev && at.st_ino == fi->st_ino)
-        {
-            return NGX_DECLINED;
+        if (at.st_dev == fi->st_dev && at.st_ino == fi->st_ino) {
+            return fi->st_dev == zl->sh->dev && fi->st_ino == zl->sh->ino
+                   ? NGX_OK : NGX_DECLINED;
         }
 
         /* ours was moved away and a newer one is at the path */

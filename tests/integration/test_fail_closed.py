@@ -10,21 +10,6 @@ import zollenv
 from conftest import chat, request_as
 
 
-def test_unwritable_transfer_log_gives_503_and_nothing_is_forwarded(
-        env, make_gateway):
-    # /dev/full accepts the open and fails every write with ENOSPC: the
-    # disk-full case at run time
-    gw = make_gateway(transfer_log="/dev/full")
-    marks = env.eu.mark(), env.us.mark()
-    status, headers, body = request_as(gw, env.keys["acme_eu"])
-    assert status == 503
-    err = json.loads(body)["error"]
-    assert err["code"] == "transfer_log_unwritable"
-    assert env.eu.since(marks[0]) == [] and env.us.since(marks[1]) == []
-    log = (gw.run / "error.log").read_text()
-    assert "write to transfer log \"/dev/full\" failed" in log
-
-
 def test_bad_policy_fails_nginx_t_with_the_json_path(env, make_gateway,
                                                      tmp_path):
     p = env.policy()
