@@ -53,7 +53,8 @@ ngx_http_zoll_log_now(void)
 
 
 /* The newest rotated file's head, when the log itself is empty: after a
- * rotation without a record since, the chain goes on from there. */
+ * rotation without a record since, the chain goes on from there.  Rotated
+ * files are "<name>.<suffix>" or "<name>-<date>" (logrotate's dateext). */
 
 static void
 ngx_http_zoll_log_siblings(ngx_http_zoll_log_t *zl, ngx_log_t *log,
@@ -93,7 +94,7 @@ ngx_http_zoll_log_siblings(ngx_http_zoll_log_t *zl, ngx_log_t *log,
 
     while ((de = readdir(d)) != NULL) {
         if (ngx_strncmp(de->d_name, base, blen) != 0
-            || de->d_name[blen] != '.'
+            || (de->d_name[blen] != '.' && de->d_name[blen] != '-')
             || ngx_strstr(de->d_name + blen, ".gz") != NULL)
         {
             continue;
