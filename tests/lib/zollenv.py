@@ -233,8 +233,11 @@ class Gateway:
         finally:
             conn.close()
 
-    def transfer_records(self, offset=0):
-        return read_jsonl(self.transfer_log, offset)
+    def transfer_records(self, offset=0, checkpoints=False):
+        """The records of requests (decision, outcome) after offset; the
+        log's own checkpoints only if asked for."""
+        return [r for r in read_jsonl(self.transfer_log, offset)
+                if checkpoints or r.get("event") != "checkpoint"]
 
 
 def start_demo(run_dir, eu_port=9441, us_port=9442, https_port=8443,
