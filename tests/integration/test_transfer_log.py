@@ -219,6 +219,9 @@ def test_a_crash_is_visible_in_the_next_start_checkpoint(env, make_gateway,
                                                          pubkey):
     gw = make_gateway()
     traffic(env, gw, 2)
+    acknowledged = [r["request_id"] for r in gw.transfer_records()
+                    if r["event"] == "decision"]
+    assert len(acknowledged) == 2
     master = gw.master_pid()
     workers = gw.workers()
     for pid in workers | {master}:
@@ -238,6 +241,10 @@ def test_a_crash_is_visible_in_the_next_start_checkpoint(env, make_gateway,
              if r.get("reason") == "start"][1]
     assert start["previous"] == {"seq": start["seq"] - 1, "clean": False,
                                  "torn": None}
+    # the default durability ("write") lost no acknowledged record
+    after = [r["request_id"] for r in records(gw.transfer_log)
+             if r["event"] == "decision"]
+    assert after[:2] == acknowledged
 
 
 def test_a_changed_last_record_stops_nginx_from_starting(env, make_gateway):
