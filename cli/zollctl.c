@@ -7,12 +7,15 @@
  *   zollctl key hash            (reads a key on stdin)
  *   zollctl scan [--rules DIR] [--json] [--lines] [--pcre-only]
  *   zollctl redact --policy FILE --tenant ID [--pcre-only]
+ *   zollctl report [--since DATE] [--until DATE] [--tenant ID]
+ *                  [--format text|json|html] FILE...
  *
  * It uses exactly the engine the nginx module uses, so "explain" shows the
  * decision the gateway will take.
  */
 
 #include "zoll.h"
+#include "zoll_report.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -32,7 +35,9 @@ usage(void)
         "       zollctl scan [--rules DIR] [--json] [--lines] "
         "[--pcre-only] < text\n"
         "       zollctl redact --policy FILE --tenant ID [--pcre-only] "
-        "< body\n");
+        "< body\n"
+        "       zollctl report [--since DATE] [--until DATE] [--tenant ID] "
+        "[--format text|json|html] FILE...\n");
     return 2;
 }
 
@@ -562,6 +567,10 @@ main(int argc, char **argv)
 
     if (strcmp(argv[1], "redact") == 0) {
         return cmd_redact(argc - 2, argv + 2);
+    }
+
+    if (strcmp(argv[1], "report") == 0) {
+        return zollctl_report(argc - 2, argv + 2);
     }
 
     return usage();
