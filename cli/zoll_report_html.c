@@ -739,14 +739,16 @@ zr_render_html(const json_t *doc, FILE *out)
     fputs("<h2 id=\"h-key-figures\">Key figures</h2>\n", out);
     zr_cards(doc, out);
     zr_table_out(doc, ZR_T_SUMMARY, out, NULL);
-    zr_table_out(doc, ZR_T_TENANTS, out, NULL);
-    zr_table_out(doc, ZR_T_FLOWS, out, NULL);
+
+    /* the overview first, the details after it */
     zr_table_out(doc, ZR_T_DAYS_COUNTRY, out, zr_chart);
     zr_table_out(doc, ZR_T_DAYS_BASIS, out, zr_chart);
+    zr_table_out(doc, ZR_T_CATEGORIES, out, zr_chart);
+    zr_table_out(doc, ZR_T_TENANTS, out, NULL);
+    zr_table_out(doc, ZR_T_FLOWS, out, NULL);
     zr_table_out(doc, ZR_T_SUBPROCESSORS, out, NULL);
     zr_table_out(doc, ZR_T_COUNTRIES, out, NULL);
     zr_table_out(doc, ZR_T_LEGAL_BASES, out, NULL);
-    zr_table_out(doc, ZR_T_CATEGORIES, out, zr_chart);
     zr_table_out(doc, ZR_T_MEASURES, out, NULL);
     zr_table_out(doc, ZR_T_REFUSALS, out, NULL);
     zr_table_out(doc, ZR_T_REASONS, out, NULL);
