@@ -416,7 +416,13 @@ zr_key(zr_ctx_t *c, size_t n, ...)
 static json_t *
 zr_row(json_t *map, const char *key, json_t *fresh)
 {
-    json_object_set_new(map, key, fresh);
+    /* keys and values come from parsed UTF-8, so only a failed
+     * allocation is left, and then no count may be silently lost */
+    if (fresh == NULL || json_object_set_new(map, key, fresh) != 0) {
+        fprintf(stderr, "zollctl report: out of memory\n");
+        exit(1);
+    }
+
     return fresh;
 }
 
@@ -563,7 +569,9 @@ zr_merge(json_t *to, const char *key, const json_t *counts)
     sub = json_object_get(to, key);
 
     json_object_foreach((json_t *) counts, name, v) {
-        zr_add(sub, name, json_integer_value(v));
+        if (json_is_integer(v) && json_integer_value(v) > 0) {
+            zr_add(sub, name, json_integer_value(v));
+        }
     }
 }
 
