@@ -573,7 +573,7 @@ zr_chart_redactions(const json_t *doc, FILE *out)
     left = 200;
     right = ZR_W - 90;
     bottom = top + (int) n * row;
-    height = bottom + 52;
+    height = bottom + 82;
 
     zr_svg_open(out, &ch, height);
 
@@ -614,6 +614,12 @@ zr_chart_redactions(const json_t *doc, FILE *out)
             "font-weight=\"600\">Category</text>\n",
             (left + right) / 2, bottom + 38, left - 8, top - 6 > 12
             ? top - 6 : 12);
+
+    /* one series, but a reader of a printout still needs the key */
+    fprintf(out, "<rect x=\"%d\" y=\"%d\" width=\"16\" height=\"16\" "
+            "fill=\"%s\"/><text x=\"%d\" y=\"%d\" font-size=\"13\">"
+            "values masked, pseudonymised or tokenised</text>\n",
+            ZR_LEFT, bottom + 56, zr_colours[0], ZR_LEFT + 22, bottom + 69);
 
     zr_svg_close(out, &ch, "Masked, pseudonymised or tokenised values in "
                  "forwarded requests.");

@@ -568,7 +568,7 @@ class Page(html.parser.HTMLParser):
         self.text.append(data)
 
 
-def test_html_is_self_contained_and_escapes_the_log(traffic):
+def test_html_is_self_contained_and_escapes_the_log(traffic, tmp_path):
     page = report("--format", "html", traffic.path).stdout
     hostile = traffic.sent[8]["record"]["reason"]
     assert "<script>" in hostile            # the gateway quoted the header
@@ -591,6 +591,40 @@ def test_html_is_self_contained_and_escapes_the_log(traffic):
            .replace("'", "&#39;"))
     assert esc in page
     assert hostile in "".join(p.text)
+
+    # hostile names wherever a log string lands: tables, chart legends,
+    # bar tooltips, axis labels, the page title
+    evil = "<script>alert(1)</script>&\"'"
+    recs = []
+    for r in traffic.records:
+        r = json.loads(json.dumps(r))
+        if r.get("tenant") == "acme_eu":
+            r["tenant"] = evil
+        if r.get("country") == "IE":
+            r["country"] = "I<u>E"
+        if (r.get("legal_basis") or {}).get("id") == "eea_art28":
+            r["legal_basis"]["id"] = "<i>basis"
+        if "EMAIL" in (r.get("data_categories") or {}):
+            r["data_categories"]["<svg onload=x>"] = \
+                r["data_categories"].pop("EMAIL")
+        if r.get("reason"):
+            r["reason"] += " \x1b[31mred\x07"
+        recs.append(r)
+    path = tmp_path / "evil.log"
+    path.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    for args in ((), ("--tenant", evil)):
+        page = report("--format", "html", *args, path).stdout
+        assert "<script" not in page.lower() and "<u>" not in page
+        assert "<i>" not in page and "<svg onload" not in page
+        p = Page(page)
+        assert not {"script", "u", "i"} & set(p.tags)
+        text = "".join(p.text)
+        for name in (evil, "I<u>E", "<i>basis", "<svg onload=x>"):
+            assert name in text, name        # shown, as text
+        assert "\x1b" not in page and "\x07" not in page
+    out = report(path).stdout
+    assert evil in out                       # text is plain text...
+    assert "\x1b" not in out and "\x07" not in out   # ...without controls
 
     # a hostile tenant filter is escaped too
     page = report("--tenant", "<script>x</script>", "--format", "html",
