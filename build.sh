@@ -18,6 +18,8 @@ APT_PACKAGES=(
     nginx nginx-dev build-essential libpcre2-dev libssl-dev zlib1g-dev
     libjansson-dev libcmocka-dev libvectorscan-dev valgrind openssl curl
     procps python3 python3-pytest
+    # the HTML report's test renders it headless and reads the screenshot
+    chromium python3-pil
 )
 
 log() { printf '==> %s\n' "$*"; }

@@ -9,6 +9,8 @@
  *   zollctl redact --policy FILE --tenant ID [--pcre-only]
  *   zollctl verify [--key PEM]... [--policy FILE] [--open] FILE...
  *   zollctl prune (--older-than Nd | --policy FILE) [--dry-run] FILE...
+ *   zollctl report [--since DATE] [--until DATE] [--tenant ID]
+ *                  [--format text|json|html] FILE...
  *
  * It uses exactly the engine the nginx module uses, so "explain" shows the
  * decision the gateway will take.
@@ -16,6 +18,7 @@
 
 #include "zoll.h"
 #include "zoll_logfiles.h"
+#include "zoll_report.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -39,7 +42,9 @@ zollctl_usage(void)
         "       zollctl verify [--key PEM]... [--policy FILE] [--open] "
         "FILE...\n"
         "       zollctl prune (--older-than Nd | --policy FILE) [--dry-run] "
-        "FILE...\n");
+        "FILE...\n"
+        "       zollctl report [--since DATE] [--until DATE] [--tenant ID] "
+        "[--format text|json|html] FILE...\n");
     return 2;
 }
 
@@ -577,6 +582,10 @@ main(int argc, char **argv)
 
     if (strcmp(argv[1], "redact") == 0) {
         return cmd_redact(argc - 2, argv + 2);
+    }
+
+    if (strcmp(argv[1], "report") == 0) {
+        return zollctl_report(argc - 2, argv + 2);
     }
 
     return zollctl_usage();
