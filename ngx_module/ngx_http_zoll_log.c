@@ -589,6 +589,36 @@ ngx_http_zoll_log_exit_master(ngx_cycle_t *cycle, ngx_http_zoll_log_t *zl)
 }
 
 
+static void
+ngx_http_zoll_log_today(char *day)
+{
+    ngx_tm_t  tm;
+
+    ngx_gmtime(ngx_time(), &tm);
+    ngx_sprintf((u_char *) day, "%4d-%02d-%02d%Z", tm.ngx_tm_year,
+                tm.ngx_tm_mon, tm.ngx_tm_mday);
+}
+
+
+/* Yesterday's client address key is wiped when the day ends, not when the
+ * next request comes: once it is gone, its HMACs link to no address. */
+
+static void
+ngx_http_zoll_log_forget_day(ngx_http_zoll_log_t *zl)
+{
+    char  day[sizeof(zl->sh->day.day)];
+
+    ngx_http_zoll_log_today(day);
+    ngx_shmtx_lock(&zl->shpool->mutex);
+
+    if (zl->sh->day.day[0] && ngx_strcmp(zl->sh->day.day, day) != 0) {
+        ngx_explicit_memzero(&zl->sh->day, sizeof(zl->sh->day));
+    }
+
+    ngx_shmtx_unlock(&zl->shpool->mutex);
+}
+
+
 /* A quiet log still gets its tail signed and synced in time. */
 
 static void
@@ -612,6 +642,8 @@ ngx_http_zoll_log_timer(ngx_event_t *ev)
         (void) ngx_http_zoll_log_sync(zl, ev->log, 0);
         ngx_shmtx_unlock(&zl->shpool->mutex);
     }
+
+    ngx_http_zoll_log_forget_day(zl);
 
     if (!ngx_exiting) {
         ngx_add_timer(ev, lc->durability == ZOLL_DURABILITY_INTERVAL
@@ -640,12 +672,9 @@ ngx_int_t
 ngx_http_zoll_log_day_key(ngx_http_zoll_log_t *zl, zoll_day_key_t *k)
 {
     char        day[sizeof(k->day)];
-    ngx_tm_t    tm;
     ngx_int_t   rc = NGX_OK;
 
-    ngx_gmtime(ngx_time(), &tm);
-    ngx_sprintf((u_char *) day, "%4d-%02d-%02d%Z", tm.ngx_tm_year,
-                tm.ngx_tm_mon, tm.ngx_tm_mday);
+    ngx_http_zoll_log_today(day);
 
     ngx_shmtx_lock(&zl->shpool->mutex);
 
