@@ -135,6 +135,9 @@ case "${1:-build}" in
     build)  build ;;
     run)    build; exec "$PY" "$ROOT/config/demo/run.py" ;;
     test)   build; run_tests ;;
-    bench)  build; "$ROOT/tests/bench/redact/run" ;;
+    bench)  build; rc=0
+            "$ROOT/tests/bench/redact/run" || rc=1
+            "$ROOT/tests/bench/log/run" || rc=1
+            exit $rc ;;
     *)      echo "usage: $0 [build|run|test|bench]" >&2; exit 2 ;;
 esac
