@@ -322,11 +322,11 @@ zoll_sealed_parse(const char *line, size_t len, zoll_sealed_t *s)
 
 
 static int
-zoll_tail_fail(char *err, size_t errlen, const char *fmt, ...)
+zoll_chain_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
-zoll_tail_fail(char *err, size_t errlen, const char *fmt, ...)
+zoll_chain_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list  ap;
 
@@ -353,11 +353,11 @@ zoll_log_tail(int fd, zoll_log_tail_t *t, char *err, size_t errlen)
     memset(t, 0, sizeof(*t));
 
     if (fstat(fd, &st) != 0) {
-        return zoll_tail_fail(err, errlen, "fstat: %s", strerror(errno));
+        return zoll_chain_err(err, errlen, "fstat: %s", strerror(errno));
     }
 
     if (!S_ISREG(st.st_mode)) {
-        return zoll_tail_fail(err, errlen, "is not a regular file");
+        return zoll_chain_err(err, errlen, "is not a regular file");
     }
 
     if (st.st_size == 0) {
@@ -369,12 +369,12 @@ zoll_log_tail(int fd, zoll_log_tail_t *t, char *err, size_t errlen)
 
     buf = malloc(n);
     if (buf == NULL) {
-        return zoll_tail_fail(err, errlen, "out of memory");
+        return zoll_chain_err(err, errlen, "out of memory");
     }
 
     got = pread(fd, buf, n, start);
     if (got != (ssize_t) n) {
-        zoll_tail_fail(err, errlen, "read: %s",
+        zoll_chain_err(err, errlen, "read: %s",
                        got < 0 ? strerror(errno) : "short read");
         goto done;
     }
@@ -386,7 +386,7 @@ zoll_log_tail(int fd, zoll_log_tail_t *t, char *err, size_t errlen)
         nl = memrchr(buf, '\n', n);
 
         if (nl == NULL && start > 0) {
-            zoll_tail_fail(err, errlen, "the last line is longer than "
+            zoll_chain_err(err, errlen, "the last line is longer than "
                            "%d bytes", ZOLL_TAIL_MAX);
             goto done;
         }
@@ -406,7 +406,7 @@ zoll_log_tail(int fd, zoll_log_tail_t *t, char *err, size_t errlen)
     nl = memrchr(buf, '\n', end - 1 - buf);
 
     if (nl == NULL && start > 0) {
-        zoll_tail_fail(err, errlen, "the last record is longer than %d "
+        zoll_chain_err(err, errlen, "the last record is longer than %d "
                        "bytes", ZOLL_TAIL_MAX);
         goto done;
     }
@@ -415,7 +415,7 @@ zoll_log_tail(int fd, zoll_log_tail_t *t, char *err, size_t errlen)
     why = zoll_sealed_parse(nl, end - 1 - nl, &s);
 
     if (why != NULL || !s.hash_ok) {
-        zoll_tail_fail(err, errlen, "the last record (at byte %lld) %s",
+        zoll_chain_err(err, errlen, "the last record (at byte %lld) %s",
                        (long long) (start + (nl - buf)),
                        why ? why : "does not match its hash");
         zoll_sealed_free(&s);
@@ -541,7 +541,7 @@ zoll_verify_add_key(zoll_verify_t *v, const char *path, char *err,
 
     f = fopen(path, "rb");
     if (f == NULL) {
-        return zoll_tail_fail(err, errlen, "%s: %s", path, strerror(errno));
+        return zoll_chain_err(err, errlen, "%s: %s", path, strerror(errno));
     }
 
     k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
@@ -558,14 +558,14 @@ zoll_verify_add_key(zoll_verify_t *v, const char *path, char *err,
         || EVP_PKEY_get_raw_public_key(k, raw, &rawlen) != 1)
     {
         EVP_PKEY_free(k);
-        return zoll_tail_fail(err, errlen, "%s: not an Ed25519 key in PEM",
+        return zoll_chain_err(err, errlen, "%s: not an Ed25519 key in PEM",
                               path);
     }
 
     keys = realloc(v->keys, (v->nkeys + 1) * sizeof(zoll_vkey_t));
     if (keys == NULL) {
         EVP_PKEY_free(k);
-        return zoll_tail_fail(err, errlen, "out of memory");
+        return zoll_chain_err(err, errlen, "out of memory");
     }
 
     v->keys = keys;
