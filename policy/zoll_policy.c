@@ -25,6 +25,7 @@
 
 #define ZOLL_PATH_LEN        256
 #define ZOLL_CREDENTIAL_MAX  4096
+#define ZOLL_FILE_PATH_LEN   4096
 #define ZOLL_POLICY_MAX      (16 * 1024 * 1024)
 
 
@@ -451,6 +452,50 @@ zoll_load_countries(zoll_load_t *ld, json_t *root)
 }
 
 
+static int
+zoll_policy_relative(zoll_load_t *ld, const char *path, const char *file,
+    char full[ZOLL_FILE_PATH_LEN])
+{
+    int  n;
+
+    if (file[0] == '/' || ld->base_dir == NULL) {
+        n = snprintf(full, ZOLL_FILE_PATH_LEN, "%s", file);
+
+    } else {
+        n = snprintf(full, ZOLL_FILE_PATH_LEN, "%s/%s", ld->base_dir, file);
+    }
+
+    if (n < 0 || n >= ZOLL_FILE_PATH_LEN) {
+        return zoll_fail(ld, path, "path is too long");
+    }
+
+    return 0;
+}
+
+
+/* A file the policy names, relative to the policy's own directory, opened
+ * for reading; full receives the path for messages. */
+
+static FILE *
+zoll_open(zoll_load_t *ld, const char *path, const char *file,
+    char full[ZOLL_FILE_PATH_LEN])
+{
+    FILE  *f;
+
+    if (zoll_policy_relative(ld, path, file, full) != 0) {
+        return NULL;
+    }
+
+    f = fopen(full, "rb");
+    if (f == NULL) {
+        zoll_fail(ld, path, "cannot read \"%s\": %s", full,
+                  strerror(errno));
+    }
+
+    return f;
+}
+
+
 /* Reads a secret (provider credential) that will be sent in an HTTP header:
  * trailing white space is dropped; CR, LF and NUL are refused because they
  * would let a credential file inject headers upstream. */
@@ -459,25 +504,13 @@ static int
 zoll_read_credential(zoll_load_t *ld, const char *path, const char *file,
     char **out)
 {
-    char    full[4096], *buf;
+    char    full[ZOLL_FILE_PATH_LEN], *buf;
     size_t  n, i;
     FILE   *f;
 
-    if (file[0] == '/' || ld->base_dir == NULL) {
-        n = snprintf(full, sizeof(full), "%s", file);
-
-    } else {
-        n = snprintf(full, sizeof(full), "%s/%s", ld->base_dir, file);
-    }
-
-    if (n >= sizeof(full)) {
-        return zoll_fail(ld, path, "path is too long");
-    }
-
-    f = fopen(full, "rb");
+    f = zoll_open(ld, path, file, full);
     if (f == NULL) {
-        return zoll_fail(ld, path, "cannot read \"%s\": %s", full,
-                         strerror(errno));
+        return -1;
     }
 
     buf = malloc(ZOLL_CREDENTIAL_MAX + 1);
@@ -1118,7 +1151,7 @@ zoll_load_redaction(zoll_load_t *ld, json_t *root)
         "max_depth", NULL
     };
 
-    char            q[ZOLL_PATH_LEN], dir[4096], rerr[ZOLL_ERR_LEN];
+    char            q[ZOLL_PATH_LEN], dir[ZOLL_FILE_PATH_LEN], rerr[ZOLL_ERR_LEN];
     size_t          i;
     json_t         *o, *profs, *v, *arr, *depth;
     const char     *rules, *name, *why;
@@ -1143,11 +1176,8 @@ zoll_load_redaction(zoll_load_t *ld, json_t *root)
         return -1;
     }
 
-    if (rules[0] == '/' || ld->base_dir == NULL) {
-        snprintf(dir, sizeof(dir), "%s", rules);
-
-    } else {
-        snprintf(dir, sizeof(dir), "%s/%s", ld->base_dir, rules);
+    if (zoll_policy_relative(ld, "$.redaction.rules", rules, dir) != 0) {
+        return -1;
     }
 
     pol->rules = zoll_rules_load(dir, rerr, sizeof(rerr));
@@ -1529,27 +1559,16 @@ static int zoll_load_logging_section(zoll_load_t *ld, json_t *o,
 static int
 zoll_load_signing_key(zoll_load_t *ld, const char *file)
 {
-    char            full[4096], path[] = "$.logging.signing_key_file";
+    char            full[ZOLL_FILE_PATH_LEN];
+    char            path[] = "$.logging.signing_key_file";
     unsigned char   raw[32], h[ZOLL_SHA256_LEN];
-    size_t          n, rawlen = sizeof(raw);
+    size_t          rawlen = sizeof(raw);
     FILE           *f;
     EVP_PKEY       *k;
 
-    if (file[0] == '/' || ld->base_dir == NULL) {
-        n = snprintf(full, sizeof(full), "%s", file);
-
-    } else {
-        n = snprintf(full, sizeof(full), "%s/%s", ld->base_dir, file);
-    }
-
-    if (n >= sizeof(full)) {
-        return zoll_fail(ld, path, "path is too long");
-    }
-
-    f = fopen(full, "rb");
+    f = zoll_open(ld, path, file, full);
     if (f == NULL) {
-        return zoll_fail(ld, path, "cannot read \"%s\": %s", full,
-                         strerror(errno));
+        return -1;
     }
 
     k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
