@@ -84,20 +84,52 @@ zoll_unhex(const char *s, size_t n, unsigned char *out)
 }
 
 
-/* Appends ',"seq":…,"prev":"…"' at b, hashes, appends ',"hash":"…"}\n'. */
+/* ',"seq":…,"prev":"…"': the members that link a record after c */
+
+static void
+zoll_chain_link(zoll_buf_t *b, const zoll_chain_t *c)
+{
+    char  hex[ZOLL_SHA256_HEX_LEN + 1];
+
+    zoll_hex(c->hash, ZOLL_SHA256_LEN, hex);
+    zoll_buf_printf(b, ",\"seq\":%llu,\"prev\":\"%s\"",
+                    (unsigned long long) (c->seq + 1), hex);
+}
+
+
+/* The record rec[0..len) is complete but for its hash: hashes it as the
+ * record after c and appends ',"hash":"…"}\n' at b. */
+
+static int
+zoll_chain_close(const char *rec, size_t len, zoll_buf_t *b,
+    const zoll_chain_t *c, zoll_chain_t *next)
+{
+    char  hex[ZOLL_SHA256_HEX_LEN + 1];
+
+    next->seq = c->seq + 1;
+
+    if (zoll_chain_hash(rec, len, next->hash) != 0) {
+        return -1;
+    }
+
+    zoll_hex(next->hash, ZOLL_SHA256_LEN, hex);
+    zoll_buf_printf(b, ZOLL_HASH_MEMBER "%s\"}\n", hex);
+
+    return 0;
+}
+
+
+/* Links and hashes the record that ends at buf + pos. */
 
 static size_t
 zoll_chain_finish(const zoll_chain_t *c, char *buf, size_t pos, size_t cap,
     zoll_chain_t *next)
 {
-    char        hex[ZOLL_SHA256_HEX_LEN + 1];
     size_t      len;
     zoll_buf_t  b;
 
     zoll_buf_init(&b, buf + pos, cap > pos ? cap - pos : 0);
-    zoll_hex(c->hash, ZOLL_SHA256_LEN, hex);
-    zoll_buf_printf(&b, ",\"seq\":%llu,\"prev\":\"%s\"",
-                    (unsigned long long) (c->seq + 1), hex);
+    zoll_chain_link(&b, c);
 
     len = pos + b.len;
 
@@ -105,14 +137,9 @@ zoll_chain_finish(const zoll_chain_t *c, char *buf, size_t pos, size_t cap,
         return len + ZOLL_HASH_SUFFIX + 1;
     }
 
-    next->seq = c->seq + 1;
-
-    if (zoll_chain_hash(buf, len, next->hash) != 0) {
+    if (zoll_chain_close(buf, len, &b, c, next) != 0) {
         return 0;
     }
-
-    zoll_hex(next->hash, ZOLL_SHA256_LEN, hex);
-    zoll_buf_printf(&b, ZOLL_HASH_MEMBER "%s\"}\n", hex);
 
     return pos + zoll_buf_finish(&b);
 }
@@ -183,9 +210,7 @@ zoll_chain_checkpoint(const zoll_policy_t *p, const zoll_chain_t *c,
         zoll_buf_cstr(&b, extra);
     }
 
-    zoll_hex(c->hash, ZOLL_SHA256_LEN, hex);
-    zoll_buf_printf(&b, ",\"seq\":%llu,\"prev\":\"%s\"",
-                    (unsigned long long) (c->seq + 1), hex);
+    zoll_chain_link(&b, c);
 
     len = b.len;
 
@@ -207,15 +232,9 @@ zoll_chain_checkpoint(const zoll_policy_t *p, const zoll_chain_t *c,
     zoll_buf_printf(&b, ZOLL_SIG_MEMBER "%s\"", hex);
 
     /* the chain members are already in: only the hash follows */
-    len = b.len;
-    next->seq = c->seq + 1;
-
-    if (zoll_chain_hash(buf, len, next->hash) != 0) {
+    if (zoll_chain_close(buf, b.len, &b, c, next) != 0) {
         return 0;
     }
-
-    zoll_hex(next->hash, ZOLL_SHA256_LEN, hex);
-    zoll_buf_printf(&b, ZOLL_HASH_MEMBER "%s\"}\n", hex);
 
     return zoll_buf_finish(&b);
 }
@@ -666,6 +685,17 @@ zoll_verify_sig(zoll_verify_t *v, const char *line, zoll_sealed_t *s,
 }
 
 
+/* The bad line waiting for its acknowledgement did not get it. */
+
+static int
+zoll_verify_torn_fail(zoll_verify_t *v)
+{
+    snprintf(v->err, sizeof(v->err), "%s: %s", v->torn_where, v->torn_why);
+    v->failed = 1;
+    return -1;
+}
+
+
 /* A line that is not a record is forgiven only when the next record is a
  * signed "start" checkpoint that names exactly its bytes: a write the
  * gateway saw cut off by a crash and reported when it started again. */
@@ -769,10 +799,7 @@ zoll_verify_line(zoll_verify_t *v, const char *file, uint64_t lineno,
 
     if (why != NULL && v->torn) {
         /* two bad lines in a row: the first is the first problem */
-        snprintf(v->err, sizeof(v->err), "%s: %s", v->torn_where,
-                 v->torn_why);
-        v->failed = 1;
-        return -1;
+        return zoll_verify_torn_fail(v);
     }
 
     if (why != NULL) {
@@ -798,10 +825,7 @@ zoll_verify_line(zoll_verify_t *v, const char *file, uint64_t lineno,
     if (v->torn) {
         if (!zoll_verify_torn_ack(v, &s)) {
             zoll_sealed_free(&s);
-            snprintf(v->err, sizeof(v->err), "%s: %s", v->torn_where,
-                     v->torn_why);
-            v->failed = 1;
-            return -1;
+            return zoll_verify_torn_fail(v);
         }
 
         v->torn = 0;
@@ -849,10 +873,7 @@ zoll_verify_end(zoll_verify_t *v, int open)
     }
 
     if (v->torn) {
-        snprintf(v->err, sizeof(v->err), "%s: %s", v->torn_where,
-                 v->torn_why);
-        v->failed = 1;
-        return -1;
+        return zoll_verify_torn_fail(v);
     }
 
     if (!v->have) {
