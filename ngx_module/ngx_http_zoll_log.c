@@ -474,6 +474,22 @@ ngx_http_zoll_log_prepare(ngx_http_zoll_log_t *zl, ngx_log_t *log,
 }
 
 
+/* Records since the last checkpoint, and enough of them or long enough
+ * ago, to sign them now. */
+
+static ngx_int_t
+ngx_http_zoll_log_due(ngx_http_zoll_log_t *zl)
+{
+    const zoll_log_conf_t   *lc = zoll_policy_log(zl->policy);
+    ngx_http_zoll_log_sh_t  *sh = zl->sh;
+
+    return sh->since > 0
+           && (sh->since >= lc->checkpoint_records
+               || ngx_http_zoll_log_now() - sh->checkpoint_ms
+                  >= (int64_t) lc->checkpoint_seconds * 1000);
+}
+
+
 static ngx_int_t
 ngx_http_zoll_log_locked(ngx_http_zoll_log_t *zl, ngx_log_t *log,
     u_char *rec, size_t len)
@@ -481,7 +497,6 @@ ngx_http_zoll_log_locked(ngx_http_zoll_log_t *zl, ngx_log_t *log,
     off_t                    size;
     size_t                   n;
     zoll_chain_t             next;
-    const zoll_log_conf_t   *lc = zoll_policy_log(zl->policy);
     ngx_http_zoll_log_sh_t  *sh = zl->sh;
 
     if (ngx_http_zoll_log_prepare(zl, log, &size) != NGX_OK) {
@@ -507,10 +522,7 @@ ngx_http_zoll_log_locked(ngx_http_zoll_log_t *zl, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    if (sh->since >= lc->checkpoint_records
-        || ngx_http_zoll_log_now() - sh->checkpoint_ms
-           >= (int64_t) lc->checkpoint_seconds * 1000)
-    {
+    if (ngx_http_zoll_log_due(zl)) {
         /* the record is in: a checkpoint that fails now is retried later */
         (void) ngx_http_zoll_log_checkpoint(zl, log, "interval", NULL,
                                             &size);
@@ -534,7 +546,8 @@ ngx_http_zoll_log_write(ngx_http_zoll_log_t *zl, ngx_log_t *log, u_char *rec,
 }
 
 
-/* One checkpoint under the lock, for the master and the idle timer. */
+/* The master's checkpoints, under the lock.  Without a reason only the
+ * pending start checkpoint (written by the preparation) is due. */
 
 static void
 ngx_http_zoll_log_mark(ngx_http_zoll_log_t *zl, ngx_log_t *log,
@@ -544,12 +557,8 @@ ngx_http_zoll_log_mark(ngx_http_zoll_log_t *zl, ngx_log_t *log,
 
     ngx_shmtx_lock(&zl->shpool->mutex);
 
-    if (ngx_http_zoll_log_prepare(zl, log, &size) == NGX_OK
-        && (reason != NULL || zl->sh->since > 0))
-    {
-        (void) ngx_http_zoll_log_checkpoint(zl, log,
-                                            reason ? reason : "interval",
-                                            NULL, &size);
+    if (ngx_http_zoll_log_prepare(zl, log, &size) == NGX_OK && reason) {
+        (void) ngx_http_zoll_log_checkpoint(zl, log, reason, NULL, &size);
     }
 
     ngx_shmtx_unlock(&zl->shpool->mutex);
@@ -600,50 +609,36 @@ ngx_http_zoll_log_today(char *day)
 }
 
 
-/* Yesterday's client address key is wiped when the day ends, not when the
+/* A quiet log still gets its tail signed and synced in time, and
+ * yesterday's client address key is wiped when the day ends, not when the
  * next request comes: once it is gone, its HMACs link to no address. */
-
-static void
-ngx_http_zoll_log_forget_day(ngx_http_zoll_log_t *zl)
-{
-    char  day[sizeof(zl->sh->day.day)];
-
-    ngx_http_zoll_log_today(day);
-    ngx_shmtx_lock(&zl->shpool->mutex);
-
-    if (zl->sh->day.day[0] && ngx_strcmp(zl->sh->day.day, day) != 0) {
-        ngx_explicit_memzero(&zl->sh->day, sizeof(zl->sh->day));
-    }
-
-    ngx_shmtx_unlock(&zl->shpool->mutex);
-}
-
-
-/* A quiet log still gets its tail signed and synced in time. */
 
 static void
 ngx_http_zoll_log_timer(ngx_event_t *ev)
 {
-    int64_t                  now;
+    char                     day[sizeof(((zoll_day_key_t *) 0)->day)];
+    off_t                    size;
     ngx_http_zoll_log_t     *zl = ev->data;
     const zoll_log_conf_t   *lc = zoll_policy_log(zl->policy);
     ngx_http_zoll_log_sh_t  *sh = zl->sh;
 
-    now = ngx_http_zoll_log_now();
+    ngx_http_zoll_log_today(day);
+    ngx_shmtx_lock(&zl->shpool->mutex);
 
-    if (sh->since > 0
-        && now - sh->checkpoint_ms >= (int64_t) lc->checkpoint_seconds * 1000)
+    if (ngx_http_zoll_log_due(zl)
+        && ngx_http_zoll_log_prepare(zl, ev->log, &size) == NGX_OK)
     {
-        ngx_http_zoll_log_mark(zl, ev->log, NULL);
+        (void) ngx_http_zoll_log_checkpoint(zl, ev->log, "interval", NULL,
+                                            &size);
     }
 
-    if (sh->dirty && lc->durability == ZOLL_DURABILITY_INTERVAL) {
-        ngx_shmtx_lock(&zl->shpool->mutex);
-        (void) ngx_http_zoll_log_sync(zl, ev->log, 0);
-        ngx_shmtx_unlock(&zl->shpool->mutex);
+    (void) ngx_http_zoll_log_sync(zl, ev->log, 0);
+
+    if (sh->day.day[0] && ngx_strcmp(sh->day.day, day) != 0) {
+        ngx_explicit_memzero(&sh->day, sizeof(sh->day));
     }
 
-    ngx_http_zoll_log_forget_day(zl);
+    ngx_shmtx_unlock(&zl->shpool->mutex);
 
     if (!ngx_exiting) {
         ngx_add_timer(ev, lc->durability == ZOLL_DURABILITY_INTERVAL
