@@ -29,10 +29,11 @@ typedef struct {
 } zoll_lf_t;
 
 
-/* the first and last complete records of a file */
+/* the first complete record of a file, and with last (prune) the time of
+ * its last one: verify reads each file once more anyway */
 
 static int
-zoll_lf_scan(zoll_lf_t *f)
+zoll_lf_scan(zoll_lf_t *f, int last)
 {
     char     *line = NULL;
     size_t    cap = 0;
@@ -73,6 +74,10 @@ zoll_lf_scan(zoll_lf_t *f)
         }
 
         json_decref(j);
+
+        if (!last && f->first_seq >= 0) {
+            break;
+        }
     }
 
     free(line);
@@ -91,7 +96,7 @@ zoll_lf_cmp(const void *a, const void *b)
 
 
 static zoll_lf_t *
-zoll_lf_load(char **paths, int n)
+zoll_lf_load(char **paths, int n, int last)
 {
     int         i;
     zoll_lf_t  *f;
@@ -104,7 +109,7 @@ zoll_lf_load(char **paths, int n)
     for (i = 0; i < n; i++) {
         f[i].path = paths[i];
 
-        if (zoll_lf_scan(&f[i]) != 0) {
+        if (zoll_lf_scan(&f[i], last) != 0) {
             free(f);
             return NULL;
         }
@@ -236,7 +241,7 @@ zollctl_verify(int argc, char **argv)
         return 2;
     }
 
-    lf = zoll_lf_load(files, nfiles);
+    lf = zoll_lf_load(files, nfiles, 0);
     if (lf == NULL) {
         return 2;
     }
@@ -371,7 +376,7 @@ zollctl_prune(int argc, char **argv)
     gmtime_r(&t, &tm);
     strftime(cutoff, sizeof(cutoff), "%Y-%m-%dT%H:%M:%S", &tm);
 
-    lf = zoll_lf_load(files, n);
+    lf = zoll_lf_load(files, n, 1);
     if (lf == NULL) {
         return 2;
     }
