@@ -106,7 +106,6 @@ typedef struct {
     char                *pattern;       /* lists as captures, for PCRE2 */
     char                *hs_pattern;    /* lists as alternations */
     pcre2_code          *re;
-    pcre2_code          *re_anchored;   /* starts_with_prefilter rules */
     struct {
         unsigned         group;         /* the capture "zlK" */
         unsigned         list;

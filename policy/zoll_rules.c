@@ -636,8 +636,12 @@ zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
         return -1;      /* zoll_expand() said why */
     }
 
+    /* PCRE2_USE_OFFSET_LIMIT: the scanner tells PCRE2 the last start a
+     * report can vouch for, so a search in a window stops there instead
+     * of running on to the end of the subject */
     rule->re = pcre2_compile((PCRE2_SPTR) rule->pattern, PCRE2_ZERO_TERMINATED,
-                             PCRE2_UTF | rule->pcre_opts, &rc, &off, NULL);
+                             PCRE2_UTF | PCRE2_USE_OFFSET_LIMIT
+                             | rule->pcre_opts, &rc, &off, NULL);
 
     if (rule->re == NULL) {
         pcre2_get_error_message(rc, (PCRE2_UCHAR *) msg, sizeof(msg));
@@ -647,21 +651,6 @@ zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
 
     /* without JIT the scan is many times slower, but still correct */
     (void) pcre2_jit_compile(rule->re, PCRE2_JIT_COMPLETE);
-
-    /* Tried at each start of a prefilter match: anchored at compile time,
-     * because PCRE2_ANCHORED at match time would bypass the JIT. */
-    if (rule->som) {
-        rule->re_anchored = pcre2_compile((PCRE2_SPTR) rule->pattern,
-                                          PCRE2_ZERO_TERMINATED,
-                                          PCRE2_UTF | PCRE2_ANCHORED
-                                          | rule->pcre_opts,
-                                          &rc, &off, NULL);
-        if (rule->re_anchored == NULL) {
-            return zoll_rfail(ld, path, "out of memory");
-        }
-
-        (void) pcre2_jit_compile(rule->re_anchored, PCRE2_JIT_COMPLETE);
-    }
 
     group = pcre2_substring_number_from_name(rule->re, (PCRE2_SPTR) "pii");
     rule->group = group > 0 ? (unsigned) group : 0;
@@ -1312,7 +1301,6 @@ zoll_rules_free(zoll_rules_t *rs)
 
     for (i = 0; i < rs->nrules; i++) {
         pcre2_code_free(rs->rules[i].re);
-        pcre2_code_free(rs->rules[i].re_anchored);
         free(rs->rules[i].pattern);
         free(rs->rules[i].hs_pattern);
         free(rs->rules[i].ctx_words);

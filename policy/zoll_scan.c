@@ -16,9 +16,10 @@
  * and not after it, so text that no rule could match costs one Vectorscan
  * pass and nothing else.  A rule whose matches start where its prefilter's
  * do ("starts_with_prefilter": a first name, "Bearer ") has Vectorscan
- * report that start too, and PCRE2, anchored, tries only the starts from
- * there to the report.  Rules Vectorscan could not take are scanned by
- * PCRE2 over the whole text.
+ * report that start too, and PCRE2 tries only the starts from there to
+ * the report.  PCRE2's offset limit ends each search at the report, so
+ * the text after it is read only as far as a match needs.  Rules
+ * Vectorscan could not take are scanned by PCRE2 over the whole text.
  */
 
 #define _GNU_SOURCE          /* qsort_r */
@@ -336,7 +337,8 @@ zoll_next_char(const zoll_scanner_t *sc, size_t i)
 
 
 /* Global matching of rule ri from pos, for matches that start at or
- * before upto, in a subject cut at lim.  An accepted match consumes its
+ * before upto (PCRE2's offset limit, so a search with nothing to find
+ * stops there), in a subject cut at lim.  An accepted match consumes its
  * text; a rejected one (list word, validator, context, longer than
  * max_len) does not: the search goes on one character after its start, so
  * "Die Anna Schmidt" still finds "Anna Schmidt" after rejecting "Die
@@ -353,45 +355,36 @@ zoll_examined(zoll_scanner_t *sc, unsigned ri, size_t upto)
 
 static int
 zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
-    size_t lim, int anchored)
+    size_t lim)
 {
     int                 rc;
     PCRE2_SIZE         *ov;
-    pcre2_code         *re;
     zoll_callout_ctx_t  cx;
     const zoll_rule_t  *r = &sc->rules->rules[ri];
-
-    re = anchored ? r->re_anchored : r->re;
 
     ov = pcre2_get_ovector_pointer(sc->md);
 
     cx.sc = sc;
     cx.rule = r;
     pcre2_set_callout(sc->mctx, r->nlrefs ? zoll_list_callout : NULL, &cx);
+    pcre2_set_offset_limit(sc->mctx, upto);
 
     while (pos <= upto && pos < lim) {
-        rc = pcre2_match(re, sc->text, lim, pos, PCRE2_NO_UTF_CHECK,
+        rc = pcre2_match(r->re, sc->text, lim, pos, PCRE2_NO_UTF_CHECK,
                          sc->md, sc->mctx);
 
-        if (rc == PCRE2_ERROR_NOMATCH && anchored) {
-            pos = zoll_next_char(sc, pos);
-            continue;
-        }
-
         if (rc == PCRE2_ERROR_NOMATCH) {
-            /* no match starts in [pos, lim - max_len]: one that did would
-             * have ended inside the subject */
-            zoll_examined(sc, ri, lim == sc->len ? lim : lim - r->max_len);
+            /* No match starts in [pos, upto].  A rule whose window began
+             * at its prefilter's start leaves the text before that start
+             * unexamined: a later report may start earlier. */
+            if (!r->som) {
+                zoll_examined(sc, ri, upto + 1);
+            }
             return 0;
         }
 
         if (rc < 0) {
             return -1;
-        }
-
-        if (ov[0] > upto) {
-            zoll_examined(sc, ri, ov[0]);
-            return 0;           /* a later report will take it */
         }
 
         if (ov[1] == ov[0]) {
@@ -407,16 +400,9 @@ zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
 
         pos = (rc == 0) ? zoll_next_char(sc, ov[0]) : ov[1];
 
-        if (anchored && rc == 1) {
+        if (rc == 1 || !r->som) {
             zoll_examined(sc, ri, pos);
         }
-    }
-
-    /* Anchored, only consumed text counts as examined: the starts tried
-     * were [from, upto], and a prefilter match reported later may start
-     * before from (one that contains this one) */
-    if (!anchored) {
-        zoll_examined(sc, ri, pos);
     }
 
     return 0;
@@ -468,7 +454,7 @@ zoll_on_report(unsigned int id, unsigned long long from,
     lim = to + 2 * r->max_len < sc->len ? to + 2 * r->max_len : sc->len;
 
     if (zoll_match_range(sc, id, zoll_char_start(sc, ws), to,
-                         zoll_char_start(sc, lim), r->som)
+                         zoll_char_start(sc, lim))
         != 0)
     {
         sc->failed = 1;
@@ -617,7 +603,7 @@ zoll_scan_all(zoll_scanner_t *sc, const unsigned char *text, size_t len)
         if (sc->mode == ZOLL_SCAN_PCRE_ONLY || rs->db == NULL
             || !rs->rules[i].in_db)
         {
-            if (zoll_match_range(sc, (unsigned) i, 0, len, len, 0) != 0) {
+            if (zoll_match_range(sc, (unsigned) i, 0, len, len) != 0) {
                 return -1;
             }
         }
