@@ -372,9 +372,10 @@ zoll_put_utf8(unsigned char *o, unsigned c)
 static int
 zoll_decode(zoll_redactor_t *rd, size_t s, size_t e, size_t *n)
 {
+    size_t                m;
     unsigned              u, l;
     unsigned char        *o;
-    const unsigned char  *p, *end;
+    const unsigned char  *p, *q, *end;
 
     if (zoll_grow(&rd->dec, &rd->dcap, e - s + 1) != 0) {
         return -1;
@@ -385,7 +386,12 @@ zoll_decode(zoll_redactor_t *rd, size_t s, size_t e, size_t *n)
 
     for (p = rd->in + s; p < end; ) {
         if (*p != '\\') {
-            *o++ = *p++;
+            /* the plain run up to the next escape, in one copy */
+            q = memchr(p, '\\', end - p);
+            m = (q != NULL ? q : end) - p;
+            memcpy(o, p, m);
+            o += m;
+            p += m;
             continue;
         }
 
