@@ -55,9 +55,17 @@ load(const char *path)
     char            err[ZOLL_ERR_LEN];
     zoll_policy_t  *p;
 
+    const char     *note;
+
     p = zoll_policy_load(path, err, sizeof(err));
     if (p == NULL) {
         fprintf(stderr, "%s: %s\n", path, err);
+        return NULL;
+    }
+
+    note = zoll_rules_cache_note(zoll_policy_rules(p), NULL);
+    if (note[0]) {
+        fprintf(stderr, "%s: warning: %s\n", path, note);
     }
 
     return p;
@@ -426,10 +434,15 @@ cmd_scan(int argc, char **argv)
         }
     }
 
-    rs = zoll_rules_load(dir, err, sizeof(err));
+    rs = zoll_rules_load(dir, ZOLL_RULES_CACHE_DIR, err, sizeof(err));
     if (rs == NULL) {
         fprintf(stderr, "%s: %s\n", dir, err);
         return 1;
+    }
+
+    if (zoll_rules_cache_note(rs, NULL)[0]) {
+        fprintf(stderr, "%s: warning: %s\n", dir,
+                zoll_rules_cache_note(rs, NULL));
     }
 
     sc = zoll_scanner_new(rs, mode);

@@ -1733,6 +1733,7 @@ ngx_http_zoll_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                 err[ZOLL_ERR_LEN];
     ngx_str_t           *value;
+    const char          *note;
     ngx_pool_cleanup_t  *cln;
 
     if (zmcf->policy) {
@@ -1761,6 +1762,14 @@ ngx_http_zoll_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cln->handler = ngx_http_zoll_cleanup_policy;
     cln->data = zmcf->policy;
+
+    /* the compiled rules could not be cached: a slower load, no more */
+    note = zoll_rules_cache_note(zoll_policy_rules(zmcf->policy), NULL);
+
+    if (note[0]) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "zoll_policy \"%V\": %s",
+                           &zmcf->policy_path, note);
+    }
 
     return NGX_CONF_OK;
 }

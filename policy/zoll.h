@@ -385,7 +385,15 @@ typedef struct {
     unsigned  entity;
 } zoll_span_t;
 
-zoll_rules_t *zoll_rules_load(const char *dir, char *err, size_t errlen);
+/* cache_dir: where compiled Vectorscan databases are kept between loads
+ * (made if missing, one level), or NULL to compile every time */
+#define ZOLL_RULES_CACHE_DIR  "/var/cache/zoll"
+
+zoll_rules_t *zoll_rules_load(const char *dir, const char *cache_dir,
+    char *err, size_t errlen);
+/* why the cache was not used (a note for the log), or ""; hits: how many
+ * databases came from it */
+const char *zoll_rules_cache_note(const zoll_rules_t *rs, unsigned *hits);
 void zoll_rules_free(zoll_rules_t *rs);
 size_t zoll_rules_count(const zoll_rules_t *rs, size_t *prefiltered);
 const char *zoll_rule_id(const zoll_rules_t *rs, unsigned rule);

@@ -88,6 +88,26 @@ void zoll_redaction_record(const zoll_redactor_t *rd, zoll_buf_t *b);
 const zoll_legal_basis_t *zoll_adequacy_basis(const zoll_policy_t *p,
     const char *country, const zoll_legal_basis_t *basis);
 
+/* A disk cache of compiled Vectorscan databases (zoll_hs_cache.c):
+ * hs_compile_multi() with the same arguments, except that a database
+ * compiled before from exactly the same input (and the same Vectorscan
+ * and CPU) is read from dir instead.  Any problem with the cache means
+ * compiling as without it, with note saying why. */
+
+#define ZOLL_HS_PATH_LEN  4096
+
+typedef struct {
+    const char          *dir;          /* NULL: no cache */
+    unsigned             hits;         /* databases read from the cache */
+    unsigned             stores;       /* databases written to it */
+    char                 note[256];    /* why it was not used, or "" */
+} zoll_hs_cache_t;
+
+hs_error_t zoll_hs_compile_cached(zoll_hs_cache_t *cache,
+    const char *const *exprs, const unsigned *flags, const unsigned *ids,
+    unsigned n, unsigned mode, hs_database_t **db, hs_compile_error_t **cerr);
+
+
 /* Rule packs (zoll_rules.c) and the scanner (zoll_scan.c) */
 
 #define ZOLL_LIST_REFS_MAX  8
@@ -141,6 +161,7 @@ struct zoll_rules_s {
     zoll_list_t         *lists;
     size_t               nlists;
     hs_database_t       *db;           /* NULL if no rule could go in */
+    zoll_hs_cache_t      cache;        /* dir only while loading */
     size_t               max_groups;
 };
 

@@ -1147,14 +1147,15 @@ static int
 zoll_load_redaction(zoll_load_t *ld, json_t *root)
 {
     static const char *const  keys[] = {
-        "rules", "profiles", "default_profile", "structural_keys",
-        "max_depth", NULL
+        "rules", "rules_cache", "profiles", "default_profile",
+        "structural_keys", "max_depth", NULL
     };
 
     char            q[ZOLL_PATH_LEN], dir[ZOLL_FILE_PATH_LEN], rerr[ZOLL_ERR_LEN];
+    char            cache[ZOLL_FILE_PATH_LEN];
     size_t          i;
-    json_t         *o, *profs, *v, *arr, *depth;
-    const char     *rules, *name, *why;
+    json_t         *o, *profs, *v, *arr, *depth, *rc;
+    const char     *rules, *name, *why, *cache_dir;
     zoll_policy_t  *pol = ld->policy;
 
     o = json_object_get(root, "redaction");
@@ -1180,7 +1181,30 @@ zoll_load_redaction(zoll_load_t *ld, json_t *root)
         return -1;
     }
 
-    pol->rules = zoll_rules_load(dir, rerr, sizeof(rerr));
+    /* compiled rules are kept between loads; false: compile every time */
+    rc = json_object_get(o, "rules_cache");
+    cache_dir = ZOLL_RULES_CACHE_DIR;
+
+    if (json_is_false(rc)) {
+        cache_dir = NULL;
+
+    } else if (rc != NULL) {
+        why = zoll_json_str_problem(rc);
+        if (why != NULL) {
+            return zoll_fail(ld, "$.redaction.rules_cache", "%s, or false",
+                             why);
+        }
+
+        if (zoll_policy_relative(ld, "$.redaction.rules_cache",
+                                 json_string_value(rc), cache) != 0)
+        {
+            return -1;
+        }
+
+        cache_dir = cache;
+    }
+
+    pol->rules = zoll_rules_load(dir, cache_dir, rerr, sizeof(rerr));
     if (pol->rules == NULL) {
         return zoll_fail(ld, "$.redaction.rules", "%s", rerr);
     }

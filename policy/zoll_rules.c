@@ -1031,8 +1031,9 @@ zoll_rules_db(zoll_rload_t *ld)
         }
 
         cerr = NULL;
-        rc = hs_compile_multi(exprs, flags, ids, (unsigned) n, HS_MODE_BLOCK,
-                              NULL, &rs->db, &cerr);
+        rc = zoll_hs_compile_cached(&rs->cache, exprs, flags, ids,
+                                    (unsigned) n, HS_MODE_BLOCK, &rs->db,
+                                    &cerr);
 
         if (rc == HS_SUCCESS) {
             break;
@@ -1232,7 +1233,8 @@ zoll_rules_examples(zoll_rload_t *ld)
 
 
 zoll_rules_t *
-zoll_rules_load(const char *dir, char *err, size_t errlen)
+zoll_rules_load(const char *dir, const char *cache_dir, char *err,
+    size_t errlen)
 {
     size_t         i;
     json_t        *root;
@@ -1254,6 +1256,8 @@ zoll_rules_load(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto failed;
     }
+
+    rs->cache.dir = cache_dir;
 
     if (zoll_pack_names(&ld) != 0) {
         goto failed;
@@ -1292,6 +1296,7 @@ zoll_rules_load(const char *dir, char *err, size_t errlen)
         goto failed;
     }
 
+    rs->cache.dir = NULL;       /* the caller's string */
     return rs;
 
 failed:
@@ -1355,6 +1360,17 @@ zoll_rules_count(const zoll_rules_t *rs, size_t *prefiltered)
     }
 
     return rs->nrules;
+}
+
+
+const char *
+zoll_rules_cache_note(const zoll_rules_t *rs, unsigned *hits)
+{
+    if (hits) {
+        *hits = rs->cache.hits;
+    }
+
+    return rs->cache.note;
 }
 
 

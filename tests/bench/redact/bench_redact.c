@@ -425,7 +425,7 @@ main(int argc, char **argv)
         }
     }
 
-    rs = zoll_rules_load(rules, err, sizeof(err));
+    rs = zoll_rules_load(rules, ZOLL_RULES_CACHE_DIR, err, sizeof(err));
     p = zoll_policy_load(policy, err, sizeof(err));
 
     if (rs == NULL || p == NULL || load_corpus(corpus, &in) != 0
