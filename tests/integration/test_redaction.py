@@ -766,16 +766,39 @@ def test_declared_length_above_the_limit_is_refused_before_reading(env):
         ("refused", 413, "body_too_large")
 
 
-def test_declared_length_above_nginx_limit_gets_nginx_413(env):
-    # above client_max_body_size nginx answers in its find-config phase,
-    # before Zoll runs (ngx_http_zoll_merge_loc_conf says so): its own page
+def assert_zolls_413(st, headers, raw, eu, us, records, tenant="acme_eu"):
+    assert st == 413, raw[:300]
+    assert b"<html>" not in raw
+    err = json.loads(raw)["error"]
+    assert err["code"] == "body_too_large"
+    assert str(ZOLL_MAX) in err["message"]
+    assert eu == [] and us == []
+    d = [r for r in records if r["event"] == "decision"]
+    assert len(d) == 1
+    assert (d[0]["decision"], d[0]["status"], d[0]["code"],
+            d[0]["tenant"]) == ("refused", 413, "body_too_large", tenant)
+    assert not [r for r in records if r.get("decision") == "forwarded"]
+
+
+def test_declared_length_above_nginx_limit_gets_zolls_413(env):
+    # above client_max_body_size nginx refuses in its find-config phase,
+    # before Zoll's handler runs; Zoll's filters turn its HTML page into
+    # Zoll's error and record the refusal
     st, headers, body, eu, us, records = raw_exchange(
         env,
         head_for(env, "acme_eu", [f"Content-Length: {NGINX_MAX + 1}"]),
         [b'{"model":"gpt-4o-mini","messages":[' + b" " * 4096])
-    assert st == 413
-    assert b"413 Request Entity Too Large" in body
-    assert eu == [] and us == []
+    assert_zolls_413(st, headers, body, eu, us, records)
+    assert headers.get("content-type") == "application/json"
+
+
+def test_declared_length_above_nginx_limit_with_bad_key_gets_zolls_413(env):
+    st, headers, body, eu, us, records = raw_exchange(
+        env,
+        head_for(env, "acme_eu", [f"Content-Length: {NGINX_MAX + 1}"])
+        .replace(env.keys["acme_eu"].encode(), b"zk_not_a_key"),
+        [b"{"])
+    assert_zolls_413(st, headers, body, eu, us, records, tenant=None)
 
 
 def test_chunked_body_is_redacted_and_sent_with_a_content_length(env):
@@ -821,16 +844,15 @@ def test_chunked_body_above_zoll_limit_gets_zolls_413(env):
     assert len(d) == 1 and d[0]["code"] == "body_too_large"
 
 
-def test_chunked_body_above_nginx_limit_gets_nginx_413(env):
-    # above client_max_body_size nginx stops reading the chunked body and
-    # answers with its own page (config/zoll_proxy.conf): nothing leaves
+def test_chunked_body_above_nginx_limit_gets_zolls_413(env):
+    # above client_max_body_size nginx stops reading the chunked body
+    # (config/zoll_proxy.conf); Zoll answers in the provider's shape and
+    # records the refusal: nothing leaves
     body = filler_body(NGINX_MAX + MB // 2, "viel zu groß")
     st, headers, raw, eu, us, records = raw_exchange(
         env, head_for(env, "acme_eu", ["Transfer-Encoding: chunked"]),
         chunked(body, size=MB // 4))
-    assert st == 413
-    assert eu == [] and us == []
-    assert not [r for r in records if r.get("decision") == "forwarded"]
+    assert_zolls_413(st, headers, raw, eu, us, records)
 
 
 def test_body_at_the_limit_goes_through_a_temp_file_and_is_redacted(env):
@@ -914,6 +936,22 @@ def test_http2_body_above_the_limit_without_length_gets_zolls_413(env):
     assert json.loads(out)["error"]["code"] == "body_too_large"
     time.sleep(0.2)
     assert env.eu.since(m[0]) == [] and env.us.since(m[1]) == []
+
+
+def test_http2_body_above_nginx_limit_without_length_gets_zolls_413(env):
+    # HTTP/2 DATA frames beyond client_max_body_size: nginx's HTTP/2 body
+    # reader refuses, Zoll answers and records
+    body = filler_body(NGINX_MAX + MB // 2, "viel zu lang")
+    m = marks(env)
+    log_mark = zollenv.file_size(env.gw.transfer_log)
+    (version, code), out, r = curl(env, body, ["-X", "POST", "-T", "-"])
+    assert (version, code) == ("2", "413"), r.stderr
+    assert json.loads(out)["error"]["code"] == "body_too_large"
+    time.sleep(0.2)
+    assert env.eu.since(m[0]) == [] and env.us.since(m[1]) == []
+    d = [x for x in env.records_since(log_mark) if x["event"] == "decision"]
+    assert [(x["decision"], x["code"]) for x in d] == \
+        [("refused", "body_too_large")]
 
 
 # 7. no body
