@@ -189,6 +189,7 @@ typedef enum {
     ZOLL_ERR_TOO_LARGE,          /* 413 */
     ZOLL_ERR_UNINSPECTABLE,      /* 415 */
     ZOLL_ERR_PII_BLOCKED,        /* 422 */
+    ZOLL_ERR_KEY_COLLISION,      /* 422: redacted keys would be equal */
     ZOLL_STATUS_N                /* the number of statuses; keep it last */
 } zoll_status_e;
 

@@ -541,14 +541,44 @@ def test_openai_user_and_metadata_fields_are_redacted(env):
     assert sent["metadata"] == {"customer": "[EMAIL]", "callback": "[PHONE]"}
 
 
-@pytest.mark.xfail(strict=True, reason="object keys are not scanned: "
-                   "personal data used as a key leaves in clear")
 def test_personal_data_in_an_object_key_does_not_leave(env):
     ex = send(env, dumps({"model": "gpt-4o-mini",
                           "metadata": {EMAIL: "vip"},
                           "messages": [{"role": "user", "content": "Hi"}]}))
     assert ex.status in (200, 422)
     assert all(EMAIL not in r["body"] for r in ex.upstream)
+
+
+def test_object_key_is_rewritten_like_a_value(env):
+    body = dumps({"model": "gpt-4o-mini", "metadata": {EMAIL: "vip"},
+                  "messages": [{"role": "user", "content": "Hi"}]})
+    ex = send(env, body)
+    assert ex.status == 200, ex.raw
+    got = assert_forwarded_exactly(ex, body.replace(EMAIL.encode(),
+                                                    b"[EMAIL]"))
+    assert json.loads(got["body"])["metadata"] == {"[EMAIL]": "vip"}
+    assert ex.record()["data_categories"] == {"EMAIL": 1}
+
+
+def test_keys_that_redaction_would_make_equal_are_refused(env):
+    # two addresses as keys of one object would both become "[EMAIL]"
+    ex = send(env, dumps({"model": "gpt-4o-mini",
+                          "metadata": {EMAIL: "a", "b@example.org": "b"},
+                          "messages": [{"role": "user", "content": "Hi"}]}))
+    err, d = assert_refused(env, ex, 422, "redaction_key_collision")
+    assert EMAIL not in err["message"] and EMAIL not in json.dumps(d)
+
+
+def test_card_number_sent_as_a_json_number_becomes_a_string(env):
+    body = (b'{"model":"gpt-4o-mini","metadata":{"card":4111111111111111,'
+            b'"order":1234567},"messages":[{"role":"user","content":"Hi"}]}')
+    ex = send(env, body)
+    assert ex.status == 200, ex.raw
+    got = assert_forwarded_exactly(
+        ex, body.replace(b"4111111111111111", b'"[CREDIT_CARD]"'))
+    assert json.loads(got["body"])["metadata"] == \
+        {"card": "[CREDIT_CARD]", "order": 1234567}
+    assert ex.record()["data_categories"] == {"CREDIT_CARD": 1}
 
 
 @pytest.mark.xfail(strict=True, reason="structural keys match by name at "
