@@ -1285,7 +1285,8 @@ ngx_http_zoll_inspect(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    st = zoll_redact(zmcf->redactor, ctx->tenant, body, (size_t) size, &res);
+    st = zoll_redact(zmcf->redactor, ctx->tenant, ctx->ri.sp->api, body,
+                     (size_t) size, &res);
 
     /* the record of this decision names what was found */
     ctx->ri.redaction = zmcf->redactor;

@@ -428,11 +428,13 @@ int zoll_scan_rule(zoll_scanner_t *sc, unsigned rule,
 
 /* The redactor: one per thread (nginx worker), reused for every body.
  *
- * zoll_redact() validates a JSON body, scans its string values and applies
- * the tenant's profile.  res->body is what may be forwarded: the input
- * itself when nothing changed, else the redactor's buffer, valid until the
- * next call.  On any status but ZOLL_OK nothing may be forwarded and
- * res->reason says why, naming entity types but never values. */
+ * zoll_redact() validates a JSON body, scans its string values, object keys
+ * and numbers (except at the structural paths of api, the request's
+ * format) and applies the tenant's profile.  res->body is what may be
+ * forwarded: the input itself when nothing changed, else the redactor's
+ * buffer, valid until the next call.  On any status but ZOLL_OK nothing
+ * may be forwarded and res->reason says why, naming entity types but never
+ * values. */
 
 typedef struct zoll_redactor_s  zoll_redactor_t;
 
@@ -448,7 +450,8 @@ typedef struct {
 zoll_redactor_t *zoll_redactor_new(const zoll_policy_t *p, unsigned mode);
 void zoll_redactor_free(zoll_redactor_t *rd);
 zoll_status_e zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t,
-    const unsigned char *body, size_t len, zoll_redaction_t *res);
+    zoll_api_e api, const unsigned char *body, size_t len,
+    zoll_redaction_t *res);
 
 /* after zoll_redact(): spans of an entity found (whatever the operator) */
 size_t zoll_redaction_found(const zoll_redactor_t *rd, unsigned entity);

@@ -23,6 +23,24 @@ typedef struct {
 } zoll_adequacy_t;
 
 
+/* The structural paths of one API ("$.messages[*].role") as a trie: a
+ * node per step, "[*]" a node without a name.  The redactor follows one
+ * node per open container, so matching costs no allocation. */
+
+#define ZOLL_APIS  (ZOLL_API_GEMINI + 1)
+
+typedef struct zoll_pnode_s  zoll_pnode_t;
+
+struct zoll_pnode_s {
+    const char          *name;         /* a member; NULL: any element */
+    size_t               len;
+    zoll_pnode_t        *child;        /* the first next step */
+    zoll_pnode_t        *next;         /* a sibling */
+    unsigned             structural;   /* a string or number here is not
+                                          scanned */
+};
+
+
 struct zoll_policy_s {
     json_t               *root;       /* owns every const char * below */
     char                  digest[7 + ZOLL_SHA256_HEX_LEN + 1];
@@ -45,8 +63,8 @@ struct zoll_policy_s {
     zoll_profile_t       *profiles;
     size_t                nprofiles;
     const zoll_profile_t *default_profile;   /* NULL: tenants must name one */
-    zoll_str_t           *structural_keys;   /* values not scanned */
-    size_t                nstructural_keys;
+    zoll_pnode_t         *pnodes;             /* owns the tries */
+    zoll_pnode_t         *structural[ZOLL_APIS];   /* "$" of each API */
     unsigned              max_depth;
 };
 

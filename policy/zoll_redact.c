@@ -4,8 +4,8 @@
  *
  * One pass over the body validates it as strict JSON (RFC 8259, UTF-8) and
  * scans every string value, every object key and the text of every number,
- * except the values of structural keys ("model", "role", ...) that the
- * policy lists.  A string with escapes is decoded first, so "\u0040" cannot
+ * except the strings and numbers at the structural paths the policy lists
+ * for the request's API ("$.model", "$.messages[*].role", ...).  A string with escapes is decoded first, so "\u0040" cannot
  * hide an "@" from the rules.  Only strings that change are re-encoded; a
  * number in which something is replaced becomes a string ("[CREDIT_CARD]"),
  * since no replacement is a number; every other byte of the body is copied
@@ -42,9 +42,10 @@ typedef struct {
 
 /* an open object or array */
 typedef struct {
-    unsigned char  c;        /* '{' or '[' */
-    unsigned char  dirty;    /* a key of this object was rewritten */
-    size_t         kbase;    /* its first key in rd->keys */
+    unsigned char        c;        /* '{' or '[' */
+    unsigned char        dirty;    /* a key of this object was rewritten */
+    size_t               kbase;    /* its first key in rd->keys */
+    const zoll_pnode_t  *node;     /* its structural path, or NULL */
 } zoll_level_t;
 
 
@@ -891,33 +892,46 @@ enum {
 };
 
 
-static int
-zoll_structural(zoll_redactor_t *rd, size_t s, size_t e, int esc)
+/* The next step of a structural path: the member name (NULL: an array
+ * element) below node n, or NULL when no path goes on from here. */
+
+static const zoll_pnode_t *
+zoll_path_step(const zoll_pnode_t *n, const unsigned char *name, size_t len)
 {
-    size_t                i, n;
-    const unsigned char  *k;
-    const zoll_policy_t  *p = rd->policy;
-
-    if (esc) {
-        if (zoll_decode(rd, s, e, &n) != 0) {
-            return 0;           /* scan it: the safe side */
-        }
-        k = rd->dec;
-
-    } else {
-        k = rd->in + s;
-        n = e - s;
-    }
-
-    for (i = 0; i < p->nstructural_keys; i++) {
-        if (p->structural_keys[i].len == n
-            && memcmp(k, p->structural_keys[i].data, n) == 0)
+    for (n = n ? n->child : NULL; n; n = n->next) {
+        if (name == NULL ? n->name == NULL
+            : (n->name != NULL && n->len == len
+               && memcmp(n->name, name, len) == 0))
         {
-            return 1;
+            return n;
         }
     }
 
-    return 0;
+    return NULL;
+}
+
+
+/* The member of object level l named by the key [s, e). */
+
+static const zoll_pnode_t *
+zoll_path_member(zoll_redactor_t *rd, const zoll_level_t *l, size_t s,
+    size_t e, int esc)
+{
+    size_t  n;
+
+    if (l->node == NULL || l->node->child == NULL) {
+        return NULL;
+    }
+
+    if (!esc) {
+        return zoll_path_step(l->node, rd->in + s, e - s);
+    }
+
+    if (zoll_decode(rd, s, e, &n) != 0) {
+        return NULL;            /* scan it: the safe side */
+    }
+
+    return zoll_path_step(l->node, rd->dec, n);
 }
 
 
@@ -998,20 +1012,21 @@ zoll_literal(zoll_redactor_t *rd, size_t *pos)
 
 
 static zoll_status_e
-zoll_walk(zoll_redactor_t *rd)
+zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
 {
     int                   state, esc, skip;
     size_t                pos, s, depth;
     unsigned char         c;
     zoll_level_t         *l;
     zoll_status_e         rc;
+    const zoll_pnode_t   *node;
     const unsigned char  *in = rd->in;
 
     state = ZOLL_J_VALUE;
     pos = 0;
     depth = 0;
-    skip = 0;
     l = NULL;           /* the innermost open container */
+    node = rd->policy->structural[api];     /* the next value's path */
 
     for ( ;; ) {
         while (pos < rd->len && (in[pos] == ' ' || in[pos] == '\t'
@@ -1052,11 +1067,14 @@ zoll_walk(zoll_redactor_t *rd)
                 l->c = c;
                 l->dirty = 0;
                 l->kbase = rd->nkeys;
+                l->node = node;
+                node = (c == '[') ? zoll_path_step(node, NULL, 0) : NULL;
                 pos++;
-                skip = 0;
                 state = (c == '{') ? ZOLL_J_KEY_OR_END : ZOLL_J_VALUE_OR_END;
                 continue;
             }
+
+            skip = node != NULL && node->structural;
 
             if (c == '"') {
                 s = pos;
@@ -1078,7 +1096,6 @@ zoll_walk(zoll_redactor_t *rd)
                 rc = zoll_literal(rd, &pos);
             }
 
-            skip = 0;
             break;
 
         case ZOLL_J_KEY_OR_END:
@@ -1103,7 +1120,7 @@ zoll_walk(zoll_redactor_t *rd)
                 return rc;
             }
 
-            skip = zoll_structural(rd, s + 1, pos - 1, esc);
+            node = zoll_path_member(rd, l, s + 1, pos - 1, esc);
 
             rc = zoll_key(rd, l, s + 1, pos - 1, esc);
             if (rc != ZOLL_OK) {
@@ -1126,7 +1143,15 @@ zoll_walk(zoll_redactor_t *rd)
         case ZOLL_J_NEXT:
             if (c == ',') {
                 pos++;
-                state = l->c == '{' ? ZOLL_J_KEY : ZOLL_J_VALUE;
+
+                if (l->c == '{') {
+                    state = ZOLL_J_KEY;
+
+                } else {
+                    node = zoll_path_step(l->node, NULL, 0);
+                    state = ZOLL_J_VALUE;
+                }
+
                 continue;
             }
 
@@ -1161,7 +1186,7 @@ zoll_walk(zoll_redactor_t *rd)
 
 
 zoll_status_e
-zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t,
+zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t, zoll_api_e api,
     const unsigned char *body, size_t len, zoll_redaction_t *res)
 {
     size_t         i;
@@ -1194,7 +1219,7 @@ zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t,
     res->changed = 0;
     res->redacted = 0;
 
-    rc = zoll_walk(rd);
+    rc = zoll_walk(rd, api);
 
     if (rc == ZOLL_OK && rd->blocked) {
         /* entity types only: never a value */

@@ -428,8 +428,8 @@ def test_tokenize_profile_masks_secrets(env):
 # 4. structural fields, tool calls, Anthropic, user/metadata
 
 def test_structural_keys_are_sent_as_they_are(env):
-    # "model", "role" and "tool_call_id" are listed in
-    # $.redaction.structural_keys: their values are not scanned
+    # $.model, $.messages[*].role and $.messages[*].tool_call_id are
+    # structural paths of the OpenAI format: their values are not scanned
     body = dumps({"model": EMAIL, "messages": [
         {"role": EMAIL, "content": "erste Nachricht"},
         {"role": "tool", "tool_call_id": f"call_{EMAIL}",
@@ -449,7 +449,7 @@ def test_structural_keys_are_sent_as_they_are(env):
 
 
 def test_structural_key_does_not_shield_a_nested_container(env):
-    # only a string directly under a structural key is skipped
+    # only a string or number at a structural path is skipped
     ex = send(env, dumps({"model": "gpt-4o-mini", "messages": [
         {"role": "user", "content": [
             {"type": "text", "text": f"an {EMAIL}"}]}],
@@ -581,14 +581,46 @@ def test_card_number_sent_as_a_json_number_becomes_a_string(env):
     assert ex.record()["data_categories"] == {"CREDIT_CARD": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="structural keys match by name at "
-                   "any depth: a free-form metadata \"id\" leaves in clear")
 def test_structural_key_names_in_free_form_metadata_do_not_shield(env):
     ex = send(env, dumps({"model": "gpt-4o-mini",
                           "metadata": {"id": EMAIL},
                           "messages": [{"role": "user", "content": "Hi"}]}))
     assert ex.status in (200, 422)
     assert all(EMAIL not in r["body"] for r in ex.upstream)
+
+
+def test_structural_paths_are_per_format_and_position(env):
+    # ids and types of tool calls are protocol where the format puts them;
+    # the same names inside arguments, metadata or a tool's input are data
+    sig = "EqQBCgIYAhIM" + EMAIL
+    body = dumps({"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [
+        {"role": "user", "content": "Hallo"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "ok", "signature": sig},
+            {"type": "tool_use", "id": f"toolu_{EMAIL}", "name": "lookup",
+             "input": {"id": EMAIL, "model": EMAIL}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": f"toolu_{EMAIL}",
+             "content": [{"type": "text", "text": f"an {EMAIL}"}]}]}]})
+    ex = send(env, body, tenant="globex_any", path=ANTHROPIC)
+    assert ex.status == 200, ex.raw
+    sent = json.loads(received(ex)[1])
+    blocks = sent["messages"][1]["content"]
+    assert blocks[0]["signature"] == sig
+    assert blocks[1]["id"] == f"toolu_{EMAIL}"
+    assert sent["messages"][2]["content"][0]["tool_use_id"] == \
+        f"toolu_{EMAIL}"
+    assert EMAIL not in json.dumps(blocks[1]["input"])
+    assert EMAIL not in sent["messages"][2]["content"][0]["content"][0]["text"]
+    assert ex.record()["data_categories"] == {"EMAIL": 3}
+
+    # an OpenAI body: $.model is structural there, "model" in metadata not
+    ex = send(env, dumps({"model": "gpt-4o-mini",
+                          "metadata": {"model": EMAIL, "type": EMAIL},
+                          "messages": [{"role": "user", "content": "Hi"}]}))
+    assert ex.status == 200, ex.raw
+    sent = json.loads(received(ex)[1])
+    assert sent["metadata"] == {"model": "[EMAIL]", "type": "[EMAIL]"}
 
 
 # 5. JSON escapes

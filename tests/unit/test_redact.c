@@ -25,6 +25,8 @@ typedef struct {
     zoll_policy_t     *policy;
     zoll_redactor_t   *rd;
     zoll_redaction_t   res;
+    zoll_api_e         api;       /* the request's format: openai unless
+                                     a test says otherwise */
     unsigned char     *in;        /* the last body, as zoll_redact() saw it */
     size_t             len;
     const void        *row;       /* a table test's row */
@@ -98,7 +100,7 @@ zt_redact(zt_red_t *r, const char *tenant, const char *body, size_t len)
     /* so that a field the redactor leaves unset shows */
     memset(&r->res, 0x5a, sizeof(r->res));
 
-    rc = zoll_redact(r->rd, zt_tenant(r->policy, tenant), r->in, len,
+    rc = zoll_redact(r->rd, zt_tenant(r->policy, tenant), r->api, r->in, len,
                      &r->res);
 
     assert_int_equal(r->res.status, rc);
@@ -301,13 +303,15 @@ test_redact_no_findings(void **state)
 }
 
 
-/* The values of the policy's structural keys (model, role, type, id) are
- * protocol, not prompt: not scanned.  Every other string value is, at any
- * depth: names, users, metadata, nested arrays, and tool-call arguments,
- * which are JSON inside a JSON string. */
+/* The strings and numbers at the policy's structural paths of the
+ * request's API ($.model, $.messages[*].role, $.tool_calls[*].id, ...) are
+ * protocol, not prompt: not scanned.  Everything else is, at any depth and
+ * under any key name: names, users, free-form metadata with keys like "id"
+ * or "model", nested arrays, and tool-call arguments, which are JSON inside
+ * a JSON string. */
 
 static void
-test_redact_structural_keys(void **state)
+test_redact_structural_paths(void **state)
 {
     json_t      *j, *args;
     zt_red_t    *r = *state;
@@ -331,13 +335,13 @@ test_redact_structural_keys(void **state)
               "{\"id\":\"anna@example.de\",\"model\":\"anna@example.de\","
               "\"user\":\"[EMAIL]\",\"name\":\"[PERSON]\","
               "\"metadata\":{\"owner\":\"[EMAIL]\",\"id\":"
-              "\"bob@example.org\",\"tags\":[[\"x\",[\"[EMAIL]\"]]]},"
+              "\"[EMAIL]\",\"tags\":[[\"x\",[\"[EMAIL]\"]]]},"
               "\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
               "\"function\":{\"name\":\"send\",\"arguments\":"
               "\"{\\\"email\\\":\\\"[EMAIL]\\\"}\"}}]}");
 
-    assert_int_equal(r->res.redacted, 5);
-    assert_int_equal(zt_found(r, "EMAIL"), 4);
+    assert_int_equal(r->res.redacted, 6);
+    assert_int_equal(zt_found(r, "EMAIL"), 5);
     assert_int_equal(zt_found(r, "PERSON"), 1);
 
     /* and the arguments are still JSON, with the value replaced */
@@ -352,7 +356,7 @@ test_redact_structural_keys(void **state)
     json_decref(args);
     json_decref(j);
 
-    /* a structural key's object or array value is content: scanned */
+    /* a structural path's object or array value is content: scanned */
     zt_expect(r, "t_eea", "{\"id\":[\"anna@example.de\"]}",
               "{\"id\":[\"[EMAIL]\"]}");
     zt_expect(r, "t_eea", "{\"type\":{\"x\":\"anna@example.de\"}}",
@@ -363,6 +367,29 @@ test_redact_structural_keys(void **state)
               "{\"id\":1,\"c\":\"[EMAIL]\"}");
     zt_expect(r, "t_eea", "{\"id\":\"x\",\"c\":\"anna@example.de\"}",
               "{\"id\":\"x\",\"c\":\"[EMAIL]\"}");
+
+    /* every element of an array, and only at the path's own depth */
+    zt_expect(r, "t_eea",
+              "{\"messages\":[{\"role\":\"a\"},{\"content\":\"anna@example.de\","
+              "\"role\":\"anna@example.de\"},[{\"role\":\"bob@example.org\"}],"
+              "{\"x\":{\"role\":\"carl@example.com\"}}],"
+              "\"x\":{\"model\":\"dora@example.com\"}}",
+              "{\"messages\":[{\"role\":\"a\"},{\"content\":\"[EMAIL]\","
+              "\"role\":\"anna@example.de\"},[{\"role\":\"[EMAIL]\"}],"
+              "{\"x\":{\"role\":\"[EMAIL]\"}}],"
+              "\"x\":{\"model\":\"[EMAIL]\"}}");
+
+    /* a path names the key as decoded */
+    zt_expect(r, "t_eea", "{\"mod\\u0065l\":\"anna@example.de\"}", NULL);
+
+    /* the paths of the request's API only */
+    r->api = ZOLL_API_ANTHROPIC;
+    zt_expect(r, "t_eea", "{\"model\":\"anna@example.de\","
+              "\"role\":\"anna@example.de\"}",
+              "{\"model\":\"anna@example.de\",\"role\":\"[EMAIL]\"}");
+    r->api = ZOLL_API_GEMINI;
+    zt_expect(r, "t_eea", "{\"model\":\"anna@example.de\"}",
+              "{\"model\":\"[EMAIL]\"}");
 }
 
 
@@ -1368,9 +1395,46 @@ static const zt_bad_section_t  zt_bad_sections[] = {
       "$.redaction.max_depth: must be an integer from 2 to 1024" },
     { "test_redaction_max_depth_high", "redaction.max_depth", "1025",
       "$.redaction.max_depth: must be an integer from 2 to 1024" },
-    { "test_redaction_structural_key_empty",
-      "redaction.structural_keys[1]", "\"\"",
-      "$.redaction.structural_keys[1]: must be a non-empty string" },
+    { "test_redaction_structural_keys_replaced",
+      "redaction.structural_keys", "[\"id\"]",
+      "$.redaction.structural_keys: is replaced by \"structural_paths\" "
+      "(paths per API, e.g. \"$.messages[*].role\"): a key name matched at "
+      "any depth lets personal data through" },
+    { "test_redaction_structural_paths_not_object",
+      "redaction.structural_paths", "[\"$.model\"]",
+      "$.redaction.structural_paths: must be an object: API name -> array "
+      "of paths" },
+    { "test_redaction_structural_paths_unknown_api",
+      "redaction.structural_paths.mistral", "[\"$.model\"]",
+      "$.redaction.structural_paths.mistral: must be one of openai, "
+      "anthropic, gemini" },
+    { "test_redaction_structural_paths_not_array",
+      "redaction.structural_paths.gemini", "\"$.model\"",
+      "$.redaction.structural_paths.gemini: must be an array of paths" },
+    { "test_redaction_structural_path_empty",
+      "redaction.structural_paths.openai[1]", "\"\"",
+      "$.redaction.structural_paths.openai[1]: must be a non-empty string" },
+    { "test_redaction_structural_path_no_root",
+      "redaction.structural_paths.openai[1]", "\"model\"",
+      "$.redaction.structural_paths.openai[1]: \"model\": a path is \"$\" "
+      "followed by \".name\" and \"[*]\" steps" },
+    { "test_redaction_structural_path_root_only",
+      "redaction.structural_paths.openai[1]", "\"$\"",
+      "$.redaction.structural_paths.openai[1]: \"$\": a path is \"$\" "
+      "followed by \".name\" and \"[*]\" steps" },
+    { "test_redaction_structural_path_index",
+      "redaction.structural_paths.openai[1]", "\"$.messages[0].role\"",
+      "$.redaction.structural_paths.openai[1]: \"$.messages[0].role\": at "
+      "offset 10: expected \".name\" (letters, digits, \"_\", \"-\") or "
+      "\"[*]\"" },
+    { "test_redaction_structural_path_empty_step",
+      "redaction.structural_paths.openai[1]", "\"$..role\"",
+      "$.redaction.structural_paths.openai[1]: \"$..role\": at offset 2: "
+      "expected \".name\" (letters, digits, \"_\", \"-\") or \"[*]\"" },
+    { "test_redaction_structural_path_twice",
+      "redaction.structural_paths.openai[1]", "\"$.model\"",
+      "$.redaction.structural_paths.openai[1]: \"$.model\" is listed "
+      "twice" },
 
     /* a broken pack fails the policy, with the pack's own error */
     { "test_redaction_bad_pack", "redaction.rules", "\"rules_bad_key\"",
@@ -1451,7 +1515,7 @@ zt_redact_tests(void)
         ZT_RED(test_redact_mask),
         ZT_RED(test_redact_other_bytes_kept),
         ZT_RED(test_redact_no_findings),
-        ZT_RED(test_redact_structural_keys),
+        ZT_RED(test_redact_structural_paths),
         ZT_RED(test_redact_keys),
         ZT_RED(test_redact_keys_collide),
         cmocka_unit_test(test_redact_numbers),

@@ -309,8 +309,8 @@ run_redact(bench_t *b, const char *body, size_t len)
 {
     zoll_redaction_t  res;
 
-    if (zoll_redact(b->rd, b->tenant, (const unsigned char *) body, len,
-                    &res) != ZOLL_OK)
+    if (zoll_redact(b->rd, b->tenant, ZOLL_API_OPENAI,
+                    (const unsigned char *) body, len, &res) != ZOLL_OK)
     {
         fprintf(stderr, "redact failed: %s\n", res.reason);
         exit(1);
