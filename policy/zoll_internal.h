@@ -10,6 +10,7 @@
 #include "zoll_validate.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 
 #define PCRE2_CODE_UNIT_WIDTH  8
 #include <pcre2.h>
@@ -98,6 +99,15 @@ size_t zoll_buf_finish(zoll_buf_t *b);                    /* NUL, length */
 const char *zoll_json_unknown_key(json_t *obj, const char *const *allowed,
     int comments);
 const char *zoll_json_str_problem(json_t *v);   /* non-empty, no NUL */
+/* obj's string member key: NULL and *out set (NULL if absent and not
+ * required), or the problem ("is required", "must be a non-empty string") */
+const char *zoll_json_get_str(json_t *obj, const char *key, int required,
+    const char **out);
+/* the loaders' error line: "prefix: path: message" (prefix: the rule pack
+ * or directory), or "path: message" */
+void zoll_load_vfail(char *err, size_t errlen, const char *prefix,
+    const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 
 
 /* supplementary_measures, data_categories, sent_in_clear, redactions */

@@ -44,16 +44,11 @@ zoll_fail(zoll_load_t *ld, const char *path, const char *fmt, ...)
 static int
 zoll_fail(zoll_load_t *ld, const char *path, const char *fmt, ...)
 {
-    int      n;
     va_list  ap;
 
-    n = snprintf(ld->err, ld->errlen, "%s: ", path);
-
-    if (n >= 0 && (size_t) n < ld->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    zoll_load_vfail(ld->err, ld->errlen, NULL, path, fmt, ap);
+    va_end(ap);
 
     return -1;
 }
@@ -76,6 +71,44 @@ zoll_path_index(char *out, const char *parent, const char *key, size_t i)
     if (snprintf(out, ZOLL_PATH_LEN, "%s.%s[%zu]", parent, key, i) < 0) {
         out[0] = '\0';
     }
+}
+
+
+void
+zoll_load_vfail(char *err, size_t errlen, const char *prefix,
+    const char *path, const char *fmt, va_list ap)
+{
+    int  n;
+
+    n = prefix ? snprintf(err, errlen, "%s: %s: ", prefix, path)
+               : snprintf(err, errlen, "%s: ", path);
+
+    if (n >= 0 && (size_t) n < errlen) {
+        vsnprintf(err + n, errlen - n, fmt, ap);
+    }
+}
+
+
+const char *
+zoll_json_get_str(json_t *obj, const char *key, int required,
+    const char **out)
+{
+    json_t      *v;
+    const char  *why;
+
+    *out = NULL;
+    v = json_object_get(obj, key);
+
+    if (v == NULL) {
+        return required ? "is required" : NULL;
+    }
+
+    why = zoll_json_str_problem(v);
+    if (why == NULL) {
+        *out = json_string_value(v);
+    }
+
+    return why;
 }
 
 
@@ -152,24 +185,15 @@ zoll_get_str(zoll_load_t *ld, json_t *obj, const char *path, const char *key,
     int required, const char **out)
 {
     char         p[ZOLL_PATH_LEN];
-    json_t      *v;
     const char  *why;
 
-    *out = NULL;
-    v = json_object_get(obj, key);
+    why = zoll_json_get_str(obj, key, required, out);
+    if (why == NULL) {
+        return 0;
+    }
+
     zoll_path(p, path, key);
-
-    if (v == NULL) {
-        return required ? zoll_fail(ld, p, "is required") : 0;
-    }
-
-    why = zoll_json_str_problem(v);
-    if (why != NULL) {
-        return zoll_fail(ld, p, "%s", why);
-    }
-
-    *out = json_string_value(v);
-    return 0;
+    return zoll_fail(ld, p, "%s", why);
 }
 
 

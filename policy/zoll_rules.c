@@ -47,17 +47,12 @@ zoll_rfail(zoll_rload_t *ld, const char *path, const char *fmt, ...)
 static int
 zoll_rfail(zoll_rload_t *ld, const char *path, const char *fmt, ...)
 {
-    int      n;
     va_list  ap;
 
-    n = snprintf(ld->err, ld->errlen, "%s: %s: ",
-                 ld->file ? ld->file : ld->dir, path);
-
-    if (n >= 0 && (size_t) n < ld->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    zoll_load_vfail(ld->err, ld->errlen, ld->file ? ld->file : ld->dir, path,
+                    fmt, ap);
+    va_end(ap);
 
     return -1;
 }
@@ -79,24 +74,11 @@ static int
 zoll_rstr(zoll_rload_t *ld, json_t *obj, const char *path, const char *key,
     int required, const char **out)
 {
-    json_t      *v;
     const char  *why;
 
-    v = json_object_get(obj, key);
-    *out = NULL;
+    why = zoll_json_get_str(obj, key, required, out);
 
-    if (v == NULL) {
-        return required ? zoll_rfail(ld, path, "\"%s\" is required", key)
-                        : 0;
-    }
-
-    why = zoll_json_str_problem(v);
-    if (why != NULL) {
-        return zoll_rfail(ld, path, "\"%s\" %s", key, why);
-    }
-
-    *out = json_string_value(v);
-    return 0;
+    return why ? zoll_rfail(ld, path, "\"%s\" %s", key, why) : 0;
 }
 
 
