@@ -1,15 +1,16 @@
 /*
  * The redactor: rewrites a JSON request body so that the personal data in
- * its string values does not leave.
+ * it does not leave.
  *
  * One pass over the body validates it as strict JSON (RFC 8259, UTF-8) and
  * scans every string value, every object key and the text of every number,
  * except the strings and numbers at the structural paths the policy lists
- * for the request's API ("$.model", "$.messages[*].role", ...).  A string with escapes is decoded first, so "\u0040" cannot
- * hide an "@" from the rules.  Only strings that change are re-encoded; a
- * number in which something is replaced becomes a string ("[CREDIT_CARD]"),
- * since no replacement is a number; every other byte of the body is copied
- * as it was, and a body without findings is not copied at all.  A key that
+ * for the request's API ("$.model", "$.messages[*].role", ...).  A string
+ * with escapes is decoded first, so "\u0040" cannot hide an "@" from the
+ * rules.  Only strings that change are re-encoded; a number in which
+ * something is replaced becomes a string ("[CREDIT_CARD]"), since no
+ * replacement is a number; every other byte of the body is copied as it
+ * was, and a body without findings is not copied at all.  A key that
  * is rewritten must not become the same as another key of its object
  * (two e-mail addresses masked to "[EMAIL]"): such a body is refused
  * rather than have the provider keep only one of the members.

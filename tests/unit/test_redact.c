@@ -370,7 +370,8 @@ test_redact_structural_paths(void **state)
 
     /* every element of an array, and only at the path's own depth */
     zt_expect(r, "t_eea",
-              "{\"messages\":[{\"role\":\"a\"},{\"content\":\"anna@example.de\","
+              "{\"messages\":[{\"role\":\"a\"},"
+              "{\"content\":\"anna@example.de\","
               "\"role\":\"anna@example.de\"},[{\"role\":\"bob@example.org\"}],"
               "{\"x\":{\"role\":\"carl@example.com\"}}],"
               "\"x\":{\"model\":\"dora@example.com\"}}",
