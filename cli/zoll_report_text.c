@@ -537,6 +537,8 @@ zr_code_meaning(const char *code)
                                   "(compressed, or not JSON)" },
         { "pii_blocked", "the tenant's profile does not allow sending this "
                          "kind of personal data" },
+        { "redaction_key_collision", "redacting personal data in object "
+                                     "keys would have made two keys equal" },
         { "unprotected_location", "the request was redirected to a route "
                                   "without Zoll's checks" },
         { "transfer_log_unwritable", "the transfer record could not be "

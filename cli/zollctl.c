@@ -6,7 +6,7 @@
  *   zollctl key new
  *   zollctl key hash            (reads a key on stdin)
  *   zollctl scan [--rules DIR] [--json] [--lines] [--pcre-only]
- *   zollctl redact --policy FILE --tenant ID [--pcre-only]
+ *   zollctl redact --policy FILE --tenant ID [--api API] [--pcre-only]
  *   zollctl verify [--key PEM]... [--policy FILE] [--open] FILE...
  *   zollctl prune (--older-than Nd | --policy FILE) [--dry-run] FILE...
  *   zollctl report [--since DATE] [--until DATE] [--tenant ID]
@@ -37,8 +37,8 @@ zollctl_usage(void)
         "       zollctl key hash < keyfile\n"
         "       zollctl scan [--rules DIR] [--json] [--lines] "
         "[--pcre-only] < text\n"
-        "       zollctl redact --policy FILE --tenant ID [--pcre-only] "
-        "< body\n"
+        "       zollctl redact --policy FILE --tenant ID "
+        "[--api openai|anthropic|gemini] [--pcre-only] < body\n"
         "       zollctl verify [--key PEM]... [--policy FILE] [--open] "
         "FILE...\n"
         "       zollctl prune (--older-than Nd | --policy FILE) [--dry-run] "
@@ -55,9 +55,17 @@ load(const char *path)
     char            err[ZOLL_ERR_LEN];
     zoll_policy_t  *p;
 
+    const char     *note;
+
     p = zoll_policy_load(path, err, sizeof(err));
     if (p == NULL) {
         fprintf(stderr, "%s: %s\n", path, err);
+        return NULL;
+    }
+
+    note = zoll_rules_cache_note(zoll_policy_rules(p), NULL);
+    if (note[0]) {
+        fprintf(stderr, "%s: warning: %s\n", path, note);
     }
 
     return p;
@@ -426,10 +434,15 @@ cmd_scan(int argc, char **argv)
         }
     }
 
-    rs = zoll_rules_load(dir, err, sizeof(err));
+    rs = zoll_rules_load(dir, ZOLL_RULES_CACHE_DIR, err, sizeof(err));
     if (rs == NULL) {
         fprintf(stderr, "%s: %s\n", dir, err);
         return 1;
+    }
+
+    if (zoll_rules_cache_note(rs, NULL)[0]) {
+        fprintf(stderr, "%s: warning: %s\n", dir,
+                zoll_rules_cache_note(rs, NULL));
     }
 
     sc = zoll_scanner_new(rs, mode);
@@ -464,6 +477,7 @@ cmd_redact(int argc, char **argv)
     int                   i, rc;
     size_t                len, e;
     unsigned              mode;
+    zoll_api_e            api;
     const char           *policy, *tenant;
     unsigned char        *in;
     zoll_policy_t        *p;
@@ -475,10 +489,24 @@ cmd_redact(int argc, char **argv)
     policy = NULL;
     tenant = NULL;
     mode = 0;
+    api = ZOLL_API_OPENAI;
 
     for (i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--pcre-only") == 0) {
             mode = ZOLL_SCAN_PCRE_ONLY;
+
+        } else if (i + 1 < argc && strcmp(argv[i], "--api") == 0) {
+            i++;
+
+            for (api = ZOLL_API_OPENAI; api <= ZOLL_API_GEMINI; api++) {
+                if (strcmp(argv[i], zoll_api_name(api)) == 0) {
+                    break;
+                }
+            }
+
+            if (api > ZOLL_API_GEMINI) {
+                return zollctl_usage();
+            }
 
         } else if (i + 1 < argc && strcmp(argv[i], "--policy") == 0) {
             policy = argv[++i];
@@ -516,7 +544,7 @@ cmd_redact(int argc, char **argv)
         goto done;
     }
 
-    if (zoll_redact(rd, t, in, len, &res) != ZOLL_OK) {
+    if (zoll_redact(rd, t, api, in, len, &res) != ZOLL_OK) {
         fprintf(stderr, "zollctl: refused: %d %s: %s\n",
                 zoll_status_http(res.status), zoll_status_code(res.status),
                 res.reason);

@@ -8,7 +8,9 @@
  * redact it, replaces the body with the redacted one, writes the transfer
  * record and only then lets the stock proxy module forward the request,
  * using the variables set here ($zoll_upstream, $zoll_upstream_host,
- * $zoll_credential, ...).  In the log phase it records the outcome.  It
+ * $zoll_credential, ...).  In the log phase it records the outcome.  Its
+ * output filters turn nginx's own 413 for a body above
+ * client_max_body_size into Zoll's refusal and record.  It
  * knows nothing about PII or law: all of that is in the engine (policy/).
  */
 
@@ -62,12 +64,17 @@ typedef struct {
     ngx_uint_t                  redactions;
     ngx_int_t                   body_rc;   /* the phase's result, once the
                                               body has been inspected */
+    ngx_buf_t                  *error_body;  /* replaces nginx's 413 page */
     unsigned                    authenticated:1;  /* the key was checked */
     unsigned                    decided:1;
     unsigned                    forwarded:1;
     unsigned                    inspected:1;
     unsigned                    reading_body:1;
 } ngx_http_zoll_ctx_t;
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 /* "zoll off": a location a Zoll request may be redirected to */
@@ -713,26 +720,20 @@ ngx_http_zoll_log_outcome(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_zoll_send_error(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
-{
-    size_t            len, cap;
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_chain_t       out;
-    ngx_table_elt_t  *h;
+/* The refusal's JSON body, in the shape of the provider's API. */
 
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
+static ngx_buf_t *
+ngx_http_zoll_error_buf(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
+{
+    size_t      len, cap;
+    ngx_buf_t  *b;
 
     cap = 512;
 
     for ( ;; ) {
         b = ngx_create_temp_buf(r->pool, cap);
         if (b == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NULL;
         }
 
         len = zoll_error_body(ctx->ri.sp->api, ctx->d.status, ctx->d.reason,
@@ -748,10 +749,34 @@ ngx_http_zoll_send_error(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
-    r->headers_out.status = zoll_status_http(ctx->d.status);
     r->headers_out.content_length_n = len;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    return b;
+}
+
+
+static ngx_int_t
+ngx_http_zoll_send_error(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
+{
+    ngx_int_t         rc;
+    ngx_buf_t        *b;
+    ngx_chain_t       out;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    b = ngx_http_zoll_error_buf(r, ctx);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = zoll_status_http(ctx->d.status);
 
     /* the request id is in the body; "add_header X-Zoll-Request-Id
      * $zoll_request_id always;" puts it on every response */
@@ -787,9 +812,10 @@ ngx_http_zoll_send_error(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
  * if its proxy_pass does not depend on $zoll_upstream.
  */
 
-static ngx_int_t
-ngx_http_zoll_refuse(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
-    ngx_http_zoll_ctx_t *ctx, zoll_status_e status, const char *why)
+static void
+ngx_http_zoll_record_refusal(ngx_http_request_t *r,
+    ngx_http_zoll_main_conf_t *zmcf, ngx_http_zoll_ctx_t *ctx,
+    zoll_status_e status, const char *why)
 {
     ctx->d.status = status;
 
@@ -805,6 +831,14 @@ ngx_http_zoll_refuse(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
     if (status != ZOLL_ERR_LOG_UNWRITABLE) {
         (void) ngx_http_zoll_log_decision(r, zmcf, ctx);
     }
+}
+
+
+static ngx_int_t
+ngx_http_zoll_refuse(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
+    ngx_http_zoll_ctx_t *ctx, zoll_status_e status, const char *why)
+{
+    ngx_http_zoll_record_refusal(r, zmcf, ctx, status, why);
 
     r->content_handler = ngx_http_zoll_refusal_handler;
 
@@ -1251,7 +1285,8 @@ ngx_http_zoll_inspect(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    st = zoll_redact(zmcf->redactor, ctx->tenant, body, (size_t) size, &res);
+    st = zoll_redact(zmcf->redactor, ctx->tenant, ctx->ri.sp->api, body,
+                     (size_t) size, &res);
 
     /* the record of this decision names what was found */
     ctx->ri.redaction = zmcf->redactor;
@@ -1441,6 +1476,96 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
 
     ngx_http_finalize_request(r, NGX_DONE);
     return NGX_DONE;
+}
+
+
+/*
+ * nginx refuses a body above client_max_body_size itself, with its HTML
+ * page: in the find-config phase for a declared Content-Length, before
+ * any module's handler runs, and in the body reader for a chunked or
+ * HTTP/2 body.  Both go through ngx_http_special_response_handler(), which
+ * sets r->err_status and sends the page through the output filters.  In a
+ * Zoll location these filters make it Zoll's refusal: 413 body_too_large
+ * in the provider's shape, with its record.  Nothing was forwarded: the
+ * proxy runs only after the whole body was read and inspected.
+ */
+
+static ngx_int_t
+ngx_http_zoll_header_filter(ngx_http_request_t *r)
+{
+    u_char                      why[128];
+    ngx_http_zoll_ctx_t        *ctx;
+    ngx_http_zoll_loc_conf_t   *zlcf;
+    ngx_http_zoll_main_conf_t  *zmcf;
+
+    zlcf = ngx_http_get_module_loc_conf(r, ngx_http_zoll_module);
+
+    if (r->err_status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE || r != r->main
+        || zlcf->sp == NULL || zlcf->sp == &ngx_http_zoll_off)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    zmcf = ngx_http_get_module_main_conf(r, ngx_http_zoll_module);
+
+    ctx = ngx_http_zoll_get_ctx(r);
+    if (ctx == NULL || ctx->forwarded) {
+        return NGX_ERROR;
+    }
+
+    if (!ctx->decided) {
+        /* refused in the find-config phase: only the key is known */
+        ctx->decided = 1;
+        ngx_http_zoll_request_info(r, zmcf, zlcf->sp, &ctx->ri);
+        ctx->d.sp = zlcf->sp;
+        ctx->d.tenant = ngx_http_zoll_authenticate(r, zmcf, ctx);
+    }
+
+    /* above client_max_body_size, which lies above zoll_max_body_size:
+     * the client is told Zoll's limit */
+    (void) ngx_http_zoll_size_check(zlcf, zlcf->max_body + 1, why,
+                                    sizeof(why));
+    ngx_http_zoll_record_refusal(r, zmcf, ctx, ZOLL_ERR_TOO_LARGE,
+                                 (const char *) why);
+
+    ctx->error_body = ngx_http_zoll_error_buf(r, ctx);
+    if (ctx->error_body == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_zoll_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl, out;
+    ngx_http_zoll_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
+
+    if (ctx == NULL || ctx->error_body == NULL || in == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* nginx's page is dropped, Zoll's error is sent once in its place */
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    b = ctx->error_body;
+
+    if (b->pos == b->last) {
+        return NGX_OK;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
 }
 
 
@@ -1733,6 +1858,7 @@ ngx_http_zoll_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                 err[ZOLL_ERR_LEN];
     ngx_str_t           *value;
+    const char          *note;
     ngx_pool_cleanup_t  *cln;
 
     if (zmcf->policy) {
@@ -1761,6 +1887,14 @@ ngx_http_zoll_policy(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cln->handler = ngx_http_zoll_cleanup_policy;
     cln->data = zmcf->policy;
+
+    /* the compiled rules could not be cached: a slower load, no more */
+    note = zoll_rules_cache_note(zoll_policy_rules(zmcf->policy), NULL);
+
+    if (note[0]) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "zoll_policy \"%V\": %s",
+                           &zmcf->policy_path, note);
+    }
 
     return NGX_CONF_OK;
 }
@@ -2008,10 +2142,9 @@ ngx_http_zoll_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     /*
      * nginx checks client_max_body_size before any location handler runs
-     * and answers with its own HTML page.  Zoll answers a body above
-     * zoll_max_body_size in the provider's JSON shape, with a transfer
-     * record, so nginx's limit must lie above Zoll's; it still caps what a
-     * chunked body may spool to disk before Zoll sees it.
+     * (ngx_http_zoll_header_filter turns its 413 into Zoll's).  Zoll's own
+     * limit is the one a client should meet, so nginx's must lie above it;
+     * it caps what a chunked body may spool to disk before Zoll sees it.
      */
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -2073,6 +2206,12 @@ ngx_http_zoll_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_zoll_log_handler;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_zoll_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_zoll_body_filter;
 
     return NGX_OK;
 }

@@ -189,6 +189,7 @@ typedef enum {
     ZOLL_ERR_TOO_LARGE,          /* 413 */
     ZOLL_ERR_UNINSPECTABLE,      /* 415 */
     ZOLL_ERR_PII_BLOCKED,        /* 422 */
+    ZOLL_ERR_KEY_COLLISION,      /* 422: redacted keys would be equal */
     ZOLL_STATUS_N                /* the number of statuses; keep it last */
 } zoll_status_e;
 
@@ -385,7 +386,15 @@ typedef struct {
     unsigned  entity;
 } zoll_span_t;
 
-zoll_rules_t *zoll_rules_load(const char *dir, char *err, size_t errlen);
+/* cache_dir: where compiled Vectorscan databases are kept between loads
+ * (made if missing, one level), or NULL to compile every time */
+#define ZOLL_RULES_CACHE_DIR  "/var/cache/zoll"
+
+zoll_rules_t *zoll_rules_load(const char *dir, const char *cache_dir,
+    char *err, size_t errlen);
+/* why the cache was not used (a note for the log), or ""; hits: how many
+ * databases came from it */
+const char *zoll_rules_cache_note(const zoll_rules_t *rs, unsigned *hits);
 void zoll_rules_free(zoll_rules_t *rs);
 size_t zoll_rules_count(const zoll_rules_t *rs, size_t *prefiltered);
 const char *zoll_rule_id(const zoll_rules_t *rs, unsigned rule);
@@ -419,11 +428,13 @@ int zoll_scan_rule(zoll_scanner_t *sc, unsigned rule,
 
 /* The redactor: one per thread (nginx worker), reused for every body.
  *
- * zoll_redact() validates a JSON body, scans its string values and applies
- * the tenant's profile.  res->body is what may be forwarded: the input
- * itself when nothing changed, else the redactor's buffer, valid until the
- * next call.  On any status but ZOLL_OK nothing may be forwarded and
- * res->reason says why, naming entity types but never values. */
+ * zoll_redact() validates a JSON body, scans its string values, object keys
+ * and numbers (except at the structural paths of api, the request's
+ * format) and applies the tenant's profile.  res->body is what may be
+ * forwarded: the input itself when nothing changed, else the redactor's
+ * buffer, valid until the next call.  On any status but ZOLL_OK nothing
+ * may be forwarded and res->reason says why, naming entity types but never
+ * values. */
 
 typedef struct zoll_redactor_s  zoll_redactor_t;
 
@@ -439,7 +450,8 @@ typedef struct {
 zoll_redactor_t *zoll_redactor_new(const zoll_policy_t *p, unsigned mode);
 void zoll_redactor_free(zoll_redactor_t *rd);
 zoll_status_e zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t,
-    const unsigned char *body, size_t len, zoll_redaction_t *res);
+    zoll_api_e api, const unsigned char *body, size_t len,
+    zoll_redaction_t *res);
 
 /* after zoll_redact(): spans of an entity found (whatever the operator) */
 size_t zoll_redaction_found(const zoll_redactor_t *rd, unsigned entity);

@@ -10,6 +10,7 @@
 #include "zoll_validate.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 
 #define PCRE2_CODE_UNIT_WIDTH  8
 #include <pcre2.h>
@@ -21,6 +22,24 @@ typedef struct {
     const char          *country;
     zoll_legal_basis_t  *basis;
 } zoll_adequacy_t;
+
+
+/* The structural paths of one API ("$.messages[*].role") as a trie: a
+ * node per step, "[*]" a node without a name.  The redactor follows one
+ * node per open container, so matching costs no allocation. */
+
+#define ZOLL_APIS  (ZOLL_API_GEMINI + 1)
+
+typedef struct zoll_pnode_s  zoll_pnode_t;
+
+struct zoll_pnode_s {
+    const char          *name;         /* a member; NULL: any element */
+    size_t               len;
+    zoll_pnode_t        *child;        /* the first next step */
+    zoll_pnode_t        *next;         /* a sibling */
+    unsigned             structural;   /* a string or number here is not
+                                          scanned */
+};
 
 
 struct zoll_policy_s {
@@ -45,8 +64,8 @@ struct zoll_policy_s {
     zoll_profile_t       *profiles;
     size_t                nprofiles;
     const zoll_profile_t *default_profile;   /* NULL: tenants must name one */
-    zoll_str_t           *structural_keys;   /* values not scanned */
-    size_t                nstructural_keys;
+    zoll_pnode_t         *pnodes;             /* owns the tries */
+    zoll_pnode_t         *structural[ZOLL_APIS];   /* "$" of each API */
     unsigned              max_depth;
 };
 
@@ -80,6 +99,15 @@ size_t zoll_buf_finish(zoll_buf_t *b);                    /* NUL, length */
 const char *zoll_json_unknown_key(json_t *obj, const char *const *allowed,
     int comments);
 const char *zoll_json_str_problem(json_t *v);   /* non-empty, no NUL */
+/* obj's string member key: NULL and *out set (NULL if absent and not
+ * required), or the problem ("is required", "must be a non-empty string") */
+const char *zoll_json_get_str(json_t *obj, const char *key, int required,
+    const char **out);
+/* the loaders' error line: "prefix: path: message" (prefix: the rule pack
+ * or directory), or "path: message" */
+void zoll_load_vfail(char *err, size_t errlen, const char *prefix,
+    const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 
 
 /* supplementary_measures, data_categories, sent_in_clear, redactions */
@@ -87,6 +115,26 @@ void zoll_redaction_record(const zoll_redactor_t *rd, zoll_buf_t *b);
 
 const zoll_legal_basis_t *zoll_adequacy_basis(const zoll_policy_t *p,
     const char *country, const zoll_legal_basis_t *basis);
+
+/* A disk cache of compiled Vectorscan databases (zoll_hs_cache.c):
+ * hs_compile_multi() with the same arguments, except that a database
+ * compiled before from exactly the same input (and the same Vectorscan
+ * and CPU) is read from dir instead.  Any problem with the cache means
+ * compiling as without it, with note saying why. */
+
+#define ZOLL_HS_PATH_LEN  4096
+
+typedef struct {
+    const char          *dir;          /* NULL: no cache */
+    unsigned             hits;         /* databases read from the cache */
+    unsigned             stores;       /* databases written to it */
+    char                 note[256];    /* why it was not used, or "" */
+} zoll_hs_cache_t;
+
+hs_error_t zoll_hs_compile_cached(zoll_hs_cache_t *cache,
+    const char *const *exprs, const unsigned *flags, const unsigned *ids,
+    unsigned n, unsigned mode, hs_database_t **db, hs_compile_error_t **cerr);
+
 
 /* Rule packs (zoll_rules.c) and the scanner (zoll_scan.c) */
 
@@ -140,6 +188,7 @@ struct zoll_rules_s {
     zoll_list_t         *lists;
     size_t               nlists;
     hs_database_t       *db;           /* NULL if no rule could go in */
+    zoll_hs_cache_t      cache;        /* dir only while loading */
     size_t               max_groups;
 };
 

@@ -44,16 +44,11 @@ zoll_fail(zoll_load_t *ld, const char *path, const char *fmt, ...)
 static int
 zoll_fail(zoll_load_t *ld, const char *path, const char *fmt, ...)
 {
-    int      n;
     va_list  ap;
 
-    n = snprintf(ld->err, ld->errlen, "%s: ", path);
-
-    if (n >= 0 && (size_t) n < ld->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    zoll_load_vfail(ld->err, ld->errlen, NULL, path, fmt, ap);
+    va_end(ap);
 
     return -1;
 }
@@ -79,6 +74,53 @@ zoll_path_index(char *out, const char *parent, const char *key, size_t i)
 }
 
 
+void
+zoll_load_vfail(char *err, size_t errlen, const char *prefix,
+    const char *path, const char *fmt, va_list ap)
+{
+    int  n;
+
+    n = prefix ? snprintf(err, errlen, "%s: %s: ", prefix, path)
+               : snprintf(err, errlen, "%s: ", path);
+
+    if (n >= 0 && (size_t) n < errlen) {
+        vsnprintf(err + n, errlen - n, fmt, ap);
+    }
+}
+
+
+const char *
+zoll_json_get_str(json_t *obj, const char *key, int required,
+    const char **out)
+{
+    json_t      *v;
+    const char  *why;
+
+    *out = NULL;
+    v = json_object_get(obj, key);
+
+    if (v == NULL) {
+        return required ? "is required" : NULL;
+    }
+
+    why = zoll_json_str_problem(v);
+    if (why == NULL) {
+        *out = json_string_value(v);
+    }
+
+    return why;
+}
+
+
+/* Keys beginning with "_" and "note" are free-form comments. */
+
+static int
+zoll_json_comment(const char *key)
+{
+    return key[0] == '_' || strcmp(key, "note") == 0;
+}
+
+
 const char *
 zoll_json_unknown_key(json_t *obj, const char *const *allowed, int comments)
 {
@@ -87,7 +129,7 @@ zoll_json_unknown_key(json_t *obj, const char *const *allowed, int comments)
     const char *const   *a;
 
     json_object_foreach(obj, key, v) {
-        if (comments && (key[0] == '_' || strcmp(key, "note") == 0)) {
+        if (comments && zoll_json_comment(key)) {
             continue;
         }
 
@@ -143,24 +185,15 @@ zoll_get_str(zoll_load_t *ld, json_t *obj, const char *path, const char *key,
     int required, const char **out)
 {
     char         p[ZOLL_PATH_LEN];
-    json_t      *v;
     const char  *why;
 
-    *out = NULL;
-    v = json_object_get(obj, key);
+    why = zoll_json_get_str(obj, key, required, out);
+    if (why == NULL) {
+        return 0;
+    }
+
     zoll_path(p, path, key);
-
-    if (v == NULL) {
-        return required ? zoll_fail(ld, p, "is required") : 0;
-    }
-
-    why = zoll_json_str_problem(v);
-    if (why != NULL) {
-        return zoll_fail(ld, p, "%s", why);
-    }
-
-    *out = json_string_value(v);
-    return 0;
+    return zoll_fail(ld, p, "%s", why);
 }
 
 
@@ -1143,18 +1176,186 @@ zoll_find_profile(const zoll_policy_t *p, const char *id)
 }
 
 
+/* One structural path, "$" followed by ".name" and "[*]" steps, into the
+ * API's trie.  Names point into the policy's JSON strings. */
+
+static int
+zoll_path_insert(zoll_load_t *ld, const char *q, zoll_pnode_t *root,
+    const char *path, zoll_pnode_t *pool, size_t *n)
+{
+    size_t         len;
+    const char    *p, *name;
+    zoll_pnode_t  *node, *c;
+
+    if (path[0] != '$' || path[1] == '\0') {
+        return zoll_fail(ld, q, "\"%s\": a path is \"$\" followed by "
+                         "\".name\" and \"[*]\" steps", path);
+    }
+
+    node = root;
+
+    for (p = path + 1; *p; node = c) {
+        if (p[0] == '[' && p[1] == '*' && p[2] == ']') {
+            name = NULL;
+            len = 0;
+            p += 3;
+
+        } else if (p[0] == '.') {
+            name = ++p;
+
+            while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+                   || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')
+            {
+                p++;
+            }
+
+            len = p - name;
+
+        } else {
+            len = 0;
+            name = "";
+        }
+
+        if (name != NULL && len == 0) {
+            return zoll_fail(ld, q, "\"%s\": at offset %zu: expected "
+                             "\".name\" (letters, digits, \"_\", \"-\") or "
+                             "\"[*]\"", path, (size_t) (p - path));
+        }
+
+        for (c = node->child; c; c = c->next) {
+            if (name == NULL ? c->name == NULL
+                : (c->name != NULL && c->len == len
+                   && memcmp(c->name, name, len) == 0))
+            {
+                break;
+            }
+        }
+
+        if (c == NULL) {
+            c = &pool[(*n)++];
+            c->name = name;
+            c->len = len;
+            c->next = node->child;
+            node->child = c;
+        }
+    }
+
+    if (node->structural) {
+        return zoll_fail(ld, q, "\"%s\" is listed twice", path);
+    }
+
+    node->structural = 1;
+    return 0;
+}
+
+
+/* "structural_paths": API name -> paths whose strings and numbers are
+ * protocol (model names, roles, ids, signatures), not prompt, and are not
+ * scanned.  A path, not a key name: "id" in a tool's arguments or in
+ * free-form metadata is scanned like any value. */
+
+static int
+zoll_load_structural(zoll_load_t *ld, json_t *obj)
+{
+    char            q[ZOLL_PATH_LEN];
+    size_t          i, n, cap;
+    json_t         *arr, *v;
+    unsigned        a;
+    const char     *api, *why;
+    zoll_policy_t  *pol = ld->policy;
+
+    if (obj == NULL) {
+        return 0;
+    }
+
+    if (!json_is_object(obj)) {
+        return zoll_fail(ld, "$.redaction.structural_paths", "must be an "
+                         "object: API name -> array of paths");
+    }
+
+    /* every step takes at least two characters: a node per character and
+     * a root per API are more than enough */
+    cap = ZOLL_APIS;
+
+    json_object_foreach(obj, api, arr) {
+        if (zoll_json_comment(api)) {
+            continue;
+        }
+
+        zoll_path(q, "$.redaction.structural_paths", api);
+
+        for (a = 0; a < ZOLL_APIS; a++) {
+            if (strcmp(api, zoll_api_name((zoll_api_e) a)) == 0) {
+                break;
+            }
+        }
+
+        if (a == ZOLL_APIS) {
+            return zoll_fail(ld, q, "must be one of openai, anthropic, "
+                             "gemini");
+        }
+
+        if (!json_is_array(arr)) {
+            return zoll_fail(ld, q, "must be an array of paths");
+        }
+
+        json_array_foreach(arr, i, v) {
+            why = zoll_json_str_problem(v);
+            if (why != NULL) {
+                zoll_path_index(q, "$.redaction.structural_paths", api, i);
+                return zoll_fail(ld, q, "%s", why);
+            }
+
+            cap += json_string_length(v);
+        }
+    }
+
+    pol->pnodes = calloc(cap, sizeof(zoll_pnode_t));
+    if (pol->pnodes == NULL) {
+        return zoll_fail(ld, "$.redaction.structural_paths", "out of memory");
+    }
+
+    for (n = 0; n < ZOLL_APIS; n++) {
+        pol->structural[n] = &pol->pnodes[n];
+    }
+
+    json_object_foreach(obj, api, arr) {
+        if (zoll_json_comment(api)) {
+            continue;
+        }
+
+        for (a = 0; strcmp(api, zoll_api_name((zoll_api_e) a)) != 0; a++) {
+            /* void: checked above */
+        }
+
+        json_array_foreach(arr, i, v) {
+            zoll_path_index(q, "$.redaction.structural_paths", api, i);
+
+            if (zoll_path_insert(ld, q, pol->structural[a],
+                                 json_string_value(v), pol->pnodes, &n)
+                != 0)
+            {
+                return -1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 zoll_load_redaction(zoll_load_t *ld, json_t *root)
 {
     static const char *const  keys[] = {
-        "rules", "profiles", "default_profile", "structural_keys",
-        "max_depth", NULL
+        "rules", "rules_cache", "profiles", "default_profile",
+        "structural_paths", "max_depth", NULL
     };
 
     char            q[ZOLL_PATH_LEN], dir[ZOLL_FILE_PATH_LEN], rerr[ZOLL_ERR_LEN];
-    size_t          i;
-    json_t         *o, *profs, *v, *arr, *depth;
-    const char     *rules, *name, *why;
+    char            cache[ZOLL_FILE_PATH_LEN];
+    json_t         *o, *profs, *v, *depth, *rc;
+    const char     *rules, *name, *why, *cache_dir;
     zoll_policy_t  *pol = ld->policy;
 
     o = json_object_get(root, "redaction");
@@ -1168,9 +1369,16 @@ zoll_load_redaction(zoll_load_t *ld, json_t *root)
         return zoll_fail(ld, "$.redaction", "must be an object");
     }
 
+    if (json_object_get(o, "structural_keys") != NULL) {
+        return zoll_fail(ld, "$.redaction.structural_keys", "is replaced "
+                         "by \"structural_paths\" (paths per API, e.g. "
+                         "\"$.messages[*].role\"): a key name matched at any "
+                         "depth lets personal data through");
+    }
+
     if (zoll_check_keys(ld, o, "$.redaction", keys) != 0
         || zoll_get_str(ld, o, "$.redaction", "rules", 1, &rules) != 0
-        || zoll_get_array(ld, o, "$.redaction", "structural_keys", 0, &arr)
+        || zoll_load_structural(ld, json_object_get(o, "structural_paths"))
            != 0)
     {
         return -1;
@@ -1180,7 +1388,30 @@ zoll_load_redaction(zoll_load_t *ld, json_t *root)
         return -1;
     }
 
-    pol->rules = zoll_rules_load(dir, rerr, sizeof(rerr));
+    /* compiled rules are kept between loads; false: compile every time */
+    rc = json_object_get(o, "rules_cache");
+    cache_dir = ZOLL_RULES_CACHE_DIR;
+
+    if (json_is_false(rc)) {
+        cache_dir = NULL;
+
+    } else if (rc != NULL) {
+        why = zoll_json_str_problem(rc);
+        if (why != NULL) {
+            return zoll_fail(ld, "$.redaction.rules_cache", "%s, or false",
+                             why);
+        }
+
+        if (zoll_policy_relative(ld, "$.redaction.rules_cache",
+                                 json_string_value(rc), cache) != 0)
+        {
+            return -1;
+        }
+
+        cache_dir = cache;
+    }
+
+    pol->rules = zoll_rules_load(dir, cache_dir, rerr, sizeof(rerr));
     if (pol->rules == NULL) {
         return zoll_fail(ld, "$.redaction.rules", "%s", rerr);
     }
@@ -1197,27 +1428,6 @@ zoll_load_redaction(zoll_load_t *ld, json_t *root)
         }
 
         pol->max_depth = (unsigned) json_integer_value(depth);
-    }
-
-    if (arr != NULL) {
-        pol->structural_keys = calloc(json_array_size(arr) + 1,
-                                      sizeof(zoll_str_t));
-        if (pol->structural_keys == NULL) {
-            return zoll_fail(ld, "$.redaction", "out of memory");
-        }
-
-        json_array_foreach(arr, i, v) {
-            why = zoll_json_str_problem(v);
-            if (why != NULL) {
-                zoll_path_index(q, "$.redaction", "structural_keys", i);
-                return zoll_fail(ld, q, "%s", why);
-            }
-
-            pol->structural_keys[i].data = json_string_value(v);
-            pol->structural_keys[i].len = json_string_length(v);
-        }
-
-        pol->nstructural_keys = json_array_size(arr);
     }
 
     profs = json_object_get(o, "profiles");
@@ -1875,7 +2085,7 @@ zoll_policy_free(zoll_policy_t *p)
     free(p->eea);
     free(p->adequacy);
     free(p->profiles);
-    free(p->structural_keys);
+    free(p->pnodes);
     zoll_rules_free(p->rules);
     EVP_PKEY_free(p->log_key);
     json_decref(p->root);

@@ -1,13 +1,19 @@
 /*
  * The redactor: rewrites a JSON request body so that the personal data in
- * its string values does not leave.
+ * it does not leave.
  *
  * One pass over the body validates it as strict JSON (RFC 8259, UTF-8) and
- * scans every string value, except the values of structural keys ("model",
- * "role", ...) that the policy lists.  A string with escapes is decoded
- * first, so "\u0040" cannot hide an "@" from the rules.  Only strings that
- * change are re-encoded; every other byte of the body is copied as it was,
- * and a body without findings is not copied at all.
+ * scans every string value, every object key and the text of every number,
+ * except the strings and numbers at the structural paths the policy lists
+ * for the request's API ("$.model", "$.messages[*].role", ...).  A string
+ * with escapes is decoded first, so "\u0040" cannot hide an "@" from the
+ * rules.  Only strings that change are re-encoded; a number in which
+ * something is replaced becomes a string ("[CREDIT_CARD]"), since no
+ * replacement is a number; every other byte of the body is copied as it
+ * was, and a body without findings is not copied at all.  A key that
+ * is rewritten must not become the same as another key of its object
+ * (two e-mail addresses masked to "[EMAIL]"): such a body is refused
+ * rather than have the provider keep only one of the members.
  *
  * Fail closed: a body that is not valid JSON, nests deeper than the policy
  * allows, or cannot be scanned completely is refused, never forwarded.
@@ -24,7 +30,24 @@
 #include <openssl/hmac.h>
 
 
-#define ZOLL_PSEUDONYM_HEX  8
+#define ZOLL_PSEUDONYM_HEX    8
+#define ZOLL_REPLACEMENT_LEN  (ZOLL_PSEUDONYM_HEX + 96)
+
+
+/* an object key as forwarded, for finding keys that redaction made equal */
+typedef struct {
+    uint64_t   hash;         /* FNV-1a of the decoded text */
+    unsigned   changed;
+} zoll_key_t;
+
+
+/* an open object or array */
+typedef struct {
+    unsigned char        c;        /* '{' or '[' */
+    unsigned char        dirty;    /* a key of this object was rewritten */
+    size_t               kbase;    /* its first key in rd->keys */
+    const zoll_pnode_t  *node;     /* its structural path, or NULL */
+} zoll_level_t;
 
 
 typedef struct {
@@ -49,7 +72,10 @@ struct zoll_redactor_s {
     size_t                 ocap;
     unsigned char         *dec;            /* a decoded string */
     size_t                 dcap;
-    unsigned char         *stack;          /* '{' or '[' per level */
+    zoll_level_t          *levels;         /* max_depth of them */
+    zoll_key_t            *keys;           /* of the open objects */
+    size_t                 nkeys;
+    size_t                 kcap;
 
     size_t                 found[ZOLL_ENTITIES_MAX];
     size_t                 redacted;
@@ -83,9 +109,9 @@ zoll_redactor_new(const zoll_policy_t *p, unsigned mode)
 
     rd->policy = p;
     rd->sc = zoll_scanner_new(p->rules, mode);
-    rd->stack = malloc(p->max_depth);
+    rd->levels = malloc(p->max_depth * sizeof(zoll_level_t));
 
-    if (rd->sc == NULL || rd->stack == NULL) {
+    if (rd->sc == NULL || rd->levels == NULL) {
         zoll_redactor_free(rd);
         return NULL;
     }
@@ -114,7 +140,8 @@ zoll_redactor_free(zoll_redactor_t *rd)
 
     free(rd->out);
     free(rd->dec);
-    free(rd->stack);
+    free(rd->levels);
+    free(rd->keys);
     free(rd->tokens);
     free(rd->slots);
     free(rd->arena);
@@ -609,12 +636,15 @@ zoll_pseudonym(zoll_redactor_t *rd, const char *entity,
 }
 
 
+/* The replacement of a span as decoded text: *out points to it (into buf,
+ * or the span itself for keep). */
+
 static int
 zoll_replace(zoll_redactor_t *rd, const zoll_span_t *sp,
-    const unsigned char *text)
+    const unsigned char *text, char buf[ZOLL_REPLACEMENT_LEN],
+    const unsigned char **out, size_t *len)
 {
     int                  n;
-    char                 buf[ZOLL_PSEUDONYM_HEX + 96];
     char                 hex[ZOLL_PSEUDONYM_HEX + 1];
     unsigned             op;
     const char          *entity;
@@ -626,7 +656,7 @@ zoll_replace(zoll_redactor_t *rd, const zoll_span_t *sp,
     switch (op) {
 
     case ZOLL_OP_MASK:
-        n = snprintf(buf, sizeof(buf), "[%s]", entity);
+        n = snprintf(buf, ZOLL_REPLACEMENT_LEN, "[%s]", entity);
         break;
 
     case ZOLL_OP_PSEUDONYMIZE:
@@ -635,7 +665,7 @@ zoll_replace(zoll_redactor_t *rd, const zoll_span_t *sp,
         {
             return -1;
         }
-        n = snprintf(buf, sizeof(buf), "[%s_%s]", entity, hex);
+        n = snprintf(buf, ZOLL_REPLACEMENT_LEN, "[%s_%s]", entity, hex);
         break;
 
     case ZOLL_OP_TOKENIZE:
@@ -643,27 +673,64 @@ zoll_replace(zoll_redactor_t *rd, const zoll_span_t *sp,
         if (t == NULL) {
             return -1;
         }
-        n = snprintf(buf, sizeof(buf), "[%s_%u]", entity, t->number);
+        n = snprintf(buf, ZOLL_REPLACEMENT_LEN, "[%s_%u]", entity,
+                     t->number);
         break;
 
     default:    /* keep; block refuses the whole body anyway */
-        return zoll_out_escaped(rd, text + sp->start, sp->end - sp->start);
+        *out = text + sp->start;
+        *len = sp->end - sp->start;
+        return 0;
     }
 
-    return zoll_out(rd, buf, (size_t) n);
+    *out = (const unsigned char *) buf;
+    *len = (size_t) n;
+    return 0;
 }
 
 
-/* Scans one string value [s, e) (quotes excluded) and, if anything in it
- * is to be replaced, writes the body up to it and its new text. */
+#define ZOLL_FNV64_INIT  0xcbf29ce484222325ULL
+
+static uint64_t
+zoll_fnv64(uint64_t h, const unsigned char *p, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    }
+
+    return h;
+}
+
+
+/* Writes decoded text into the body as the inside of a JSON string and
+ * adds it to the hash of a key. */
+
+static int
+zoll_out_text(zoll_redactor_t *rd, const unsigned char *p, size_t n,
+    uint64_t *h)
+{
+    *h = zoll_fnv64(*h, p, n);
+    return zoll_out_escaped(rd, p, n);
+}
+
+
+/* Scans the text [s, e) of a string (quotes excluded) or of a number
+ * and, if anything in it is to be replaced, writes the body up to it and
+ * its new text; a number becomes a string.  key, if not NULL, receives the
+ * text as forwarded (its hash) and whether it changed. */
 
 static zoll_status_e
-zoll_value(zoll_redactor_t *rd, size_t s, size_t e, int esc)
+zoll_text(zoll_redactor_t *rd, size_t s, size_t e, int esc, int number,
+    zoll_key_t *key)
 {
-    size_t                i, n, at, change, tlen;
+    char                  buf[ZOLL_REPLACEMENT_LEN];
+    size_t                i, n, at, change, tlen, rlen;
+    uint64_t              h;
     unsigned              op;
     const zoll_span_t    *spans;
-    const unsigned char  *text;
+    const unsigned char  *text, *rtext;
 
     if (esc) {
         if (zoll_decode(rd, s, e, &n) != 0) {
@@ -701,21 +768,31 @@ zoll_value(zoll_redactor_t *rd, size_t s, size_t e, int esc)
     }
 
     if (change == 0 || rd->blocked) {
+        if (key) {
+            key->hash = zoll_fnv64(ZOLL_FNV64_INIT, text, tlen);
+            key->changed = 0;
+        }
+
         return ZOLL_OK;
     }
 
     rd->redacted += change;
 
-    /* the body up to the opening quote, then the new string */
-    if (zoll_out(rd, rd->in + rd->copied, s - rd->copied) != 0) {
+    /* the body up to the opening quote (or the number), then the new
+     * string */
+    if (zoll_out(rd, rd->in + rd->copied, s - rd->copied) != 0
+        || (number && zoll_out(rd, "\"", 1) != 0))
+    {
         return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
     }
 
     at = 0;
+    h = ZOLL_FNV64_INIT;
 
     for (i = 0; i < n; i++) {
-        if (zoll_out_escaped(rd, text + at, spans[i].start - at) != 0
-            || zoll_replace(rd, &spans[i], text) != 0)
+        if (zoll_out_text(rd, text + at, spans[i].start - at, &h) != 0
+            || zoll_replace(rd, &spans[i], text, buf, &rtext, &rlen) != 0
+            || zoll_out_text(rd, rtext, rlen, &h) != 0)
         {
             return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
         }
@@ -723,12 +800,89 @@ zoll_value(zoll_redactor_t *rd, size_t s, size_t e, int esc)
         at = spans[i].end;
     }
 
-    if (zoll_out_escaped(rd, text + at, tlen - at) != 0) {
+    if (zoll_out_text(rd, text + at, tlen - at, &h) != 0
+        || (number && zoll_out(rd, "\"", 1) != 0))
+    {
         return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
+    }
+
+    if (key) {
+        key->hash = h;
+        key->changed = 1;
     }
 
     rd->copied = e;
     return ZOLL_OK;
+}
+
+
+/* Object keys */
+
+static int
+zoll_cmp_keys(const void *a, const void *b)
+{
+    const zoll_key_t  *x = a, *y = b;
+
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+
+/* An object ends: if a key of it was rewritten, no two of its keys may be
+ * the same now (a hash collision of two different keys refuses too: on
+ * the safe side, and with 64 bits as good as never). */
+
+static zoll_status_e
+zoll_object_end(zoll_redactor_t *rd, zoll_level_t *l, size_t pos)
+{
+    size_t       i, n;
+    zoll_key_t  *k = rd->keys + l->kbase;
+
+    n = rd->nkeys - l->kbase;
+    rd->nkeys = l->kbase;
+
+    if (!l->dirty) {
+        return ZOLL_OK;
+    }
+
+    qsort(k, n, sizeof(zoll_key_t), zoll_cmp_keys);
+
+    for (i = 1; i < n; i++) {
+        if (k[i].hash == k[i - 1].hash && (k[i].changed || k[i - 1].changed))
+        {
+            return zoll_bad(rd, ZOLL_ERR_KEY_COLLISION, pos,
+                            "redacting the keys of an object would make "
+                            "two of them the same");
+        }
+    }
+
+    return ZOLL_OK;
+}
+
+
+static zoll_status_e
+zoll_key(zoll_redactor_t *rd, zoll_level_t *l, size_t s, size_t e, int esc)
+{
+    zoll_key_t     *k;
+    zoll_status_e   rc;
+
+    if (rd->nkeys == rd->kcap) {
+        k = realloc(rd->keys, (rd->kcap ? 2 * rd->kcap : 64)
+                              * sizeof(zoll_key_t));
+        if (k == NULL) {
+            return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
+        }
+
+        rd->keys = k;
+        rd->kcap = rd->kcap ? 2 * rd->kcap : 64;
+    }
+
+    k = &rd->keys[rd->nkeys++];
+    k->changed = 0;
+
+    rc = zoll_text(rd, s, e, esc, 0, k);
+
+    l->dirty |= k->changed;
+    return rc;
 }
 
 
@@ -745,33 +899,46 @@ enum {
 };
 
 
-static int
-zoll_structural(zoll_redactor_t *rd, size_t s, size_t e, int esc)
+/* The next step of a structural path: the member name (NULL: an array
+ * element) below node n, or NULL when no path goes on from here. */
+
+static const zoll_pnode_t *
+zoll_path_step(const zoll_pnode_t *n, const unsigned char *name, size_t len)
 {
-    size_t                i, n;
-    const unsigned char  *k;
-    const zoll_policy_t  *p = rd->policy;
-
-    if (esc) {
-        if (zoll_decode(rd, s, e, &n) != 0) {
-            return 0;           /* scan it: the safe side */
-        }
-        k = rd->dec;
-
-    } else {
-        k = rd->in + s;
-        n = e - s;
-    }
-
-    for (i = 0; i < p->nstructural_keys; i++) {
-        if (p->structural_keys[i].len == n
-            && memcmp(k, p->structural_keys[i].data, n) == 0)
+    for (n = n ? n->child : NULL; n; n = n->next) {
+        if (name == NULL ? n->name == NULL
+            : (n->name != NULL && n->len == len
+               && memcmp(n->name, name, len) == 0))
         {
-            return 1;
+            return n;
         }
     }
 
-    return 0;
+    return NULL;
+}
+
+
+/* The member of object level l named by the key [s, e). */
+
+static const zoll_pnode_t *
+zoll_path_member(zoll_redactor_t *rd, const zoll_level_t *l, size_t s,
+    size_t e, int esc)
+{
+    size_t  n;
+
+    if (l->node == NULL || l->node->child == NULL) {
+        return NULL;
+    }
+
+    if (!esc) {
+        return zoll_path_step(l->node, rd->in + s, e - s);
+    }
+
+    if (zoll_decode(rd, s, e, &n) != 0) {
+        return NULL;            /* scan it: the safe side */
+    }
+
+    return zoll_path_step(l->node, rd->dec, n);
 }
 
 
@@ -852,18 +1019,21 @@ zoll_literal(zoll_redactor_t *rd, size_t *pos)
 
 
 static zoll_status_e
-zoll_walk(zoll_redactor_t *rd)
+zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
 {
     int                   state, esc, skip;
     size_t                pos, s, depth;
     unsigned char         c;
+    zoll_level_t         *l;
     zoll_status_e         rc;
+    const zoll_pnode_t   *node;
     const unsigned char  *in = rd->in;
 
     state = ZOLL_J_VALUE;
     pos = 0;
     depth = 0;
-    skip = 0;
+    l = NULL;           /* the innermost open container */
+    node = rd->policy->structural[api];     /* the next value's path */
 
     for ( ;; ) {
         while (pos < rd->len && (in[pos] == ' ' || in[pos] == '\t'
@@ -900,33 +1070,44 @@ zoll_walk(zoll_redactor_t *rd)
                                     "JSON nested too deeply");
                 }
 
-                rd->stack[depth++] = c;
+                l = &rd->levels[depth++];
+                l->c = c;
+                l->dirty = 0;
+                l->kbase = rd->nkeys;
+                l->node = node;
+                node = (c == '[') ? zoll_path_step(node, NULL, 0) : NULL;
                 pos++;
-                skip = 0;
                 state = (c == '{') ? ZOLL_J_KEY_OR_END : ZOLL_J_VALUE_OR_END;
                 continue;
             }
+
+            skip = node != NULL && node->structural;
 
             if (c == '"') {
                 s = pos;
                 rc = zoll_string_end(rd, &pos, &esc);
 
                 if (rc == ZOLL_OK && !skip) {
-                    rc = zoll_value(rd, s + 1, pos - 1, esc);
+                    rc = zoll_text(rd, s + 1, pos - 1, esc, 0, NULL);
                 }
 
             } else if (c == '-' || (c >= '0' && c <= '9')) {
+                s = pos;
                 rc = zoll_number(rd, &pos);
+
+                if (rc == ZOLL_OK && !skip) {
+                    rc = zoll_text(rd, s, pos, 0, 1, NULL);
+                }
 
             } else {
                 rc = zoll_literal(rd, &pos);
             }
 
-            skip = 0;
             break;
 
         case ZOLL_J_KEY_OR_END:
             if (c == '}') {
+                rc = zoll_object_end(rd, l, pos);
                 pos++;
                 depth--;
                 break;
@@ -946,7 +1127,13 @@ zoll_walk(zoll_redactor_t *rd)
                 return rc;
             }
 
-            skip = zoll_structural(rd, s + 1, pos - 1, esc);
+            node = zoll_path_member(rd, l, s + 1, pos - 1, esc);
+
+            rc = zoll_key(rd, l, s + 1, pos - 1, esc);
+            if (rc != ZOLL_OK) {
+                return rc;
+            }
+
             state = ZOLL_J_COLON;
             continue;
 
@@ -963,15 +1150,26 @@ zoll_walk(zoll_redactor_t *rd)
         case ZOLL_J_NEXT:
             if (c == ',') {
                 pos++;
-                state = rd->stack[depth - 1] == '{' ? ZOLL_J_KEY
-                                                    : ZOLL_J_VALUE;
+
+                if (l->c == '{') {
+                    state = ZOLL_J_KEY;
+
+                } else {
+                    node = zoll_path_step(l->node, NULL, 0);
+                    state = ZOLL_J_VALUE;
+                }
+
                 continue;
             }
 
-            if (c != (rd->stack[depth - 1] == '{' ? '}' : ']')) {
+            if (c != (l->c == '{' ? '}' : ']')) {
                 return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, pos,
                                 "invalid JSON: expected ',' or the end of "
                                 "the container");
+            }
+
+            if (c == '}') {
+                rc = zoll_object_end(rd, l, pos);
             }
 
             pos++;
@@ -988,13 +1186,14 @@ zoll_walk(zoll_redactor_t *rd)
         }
 
         /* a value (or a container) ended */
+        l = depth ? &rd->levels[depth - 1] : NULL;
         state = depth ? ZOLL_J_NEXT : ZOLL_J_DONE;
     }
 }
 
 
 zoll_status_e
-zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t,
+zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t, zoll_api_e api,
     const unsigned char *body, size_t len, zoll_redaction_t *res)
 {
     size_t         i;
@@ -1011,6 +1210,7 @@ zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t,
     rd->blocked = 0;
     rd->ntokens = 0;
     rd->alen = 0;
+    rd->nkeys = 0;
     rd->reason = res->reason;
     rd->reason_len = sizeof(res->reason);
     memset(rd->found, 0, sizeof(rd->found));
@@ -1026,7 +1226,7 @@ zoll_redact(zoll_redactor_t *rd, const zoll_tenant_t *t,
     res->changed = 0;
     res->redacted = 0;
 
-    rc = zoll_walk(rd);
+    rc = zoll_walk(rd, api);
 
     if (rc == ZOLL_OK && rd->blocked) {
         /* entity types only: never a value */

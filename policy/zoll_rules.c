@@ -47,17 +47,12 @@ zoll_rfail(zoll_rload_t *ld, const char *path, const char *fmt, ...)
 static int
 zoll_rfail(zoll_rload_t *ld, const char *path, const char *fmt, ...)
 {
-    int      n;
     va_list  ap;
 
-    n = snprintf(ld->err, ld->errlen, "%s: %s: ",
-                 ld->file ? ld->file : ld->dir, path);
-
-    if (n >= 0 && (size_t) n < ld->errlen) {
-        va_start(ap, fmt);
-        vsnprintf(ld->err + n, ld->errlen - n, fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    zoll_load_vfail(ld->err, ld->errlen, ld->file ? ld->file : ld->dir, path,
+                    fmt, ap);
+    va_end(ap);
 
     return -1;
 }
@@ -79,24 +74,11 @@ static int
 zoll_rstr(zoll_rload_t *ld, json_t *obj, const char *path, const char *key,
     int required, const char **out)
 {
-    json_t      *v;
     const char  *why;
 
-    v = json_object_get(obj, key);
-    *out = NULL;
+    why = zoll_json_get_str(obj, key, required, out);
 
-    if (v == NULL) {
-        return required ? zoll_rfail(ld, path, "\"%s\" is required", key)
-                        : 0;
-    }
-
-    why = zoll_json_str_problem(v);
-    if (why != NULL) {
-        return zoll_rfail(ld, path, "\"%s\" %s", key, why);
-    }
-
-    *out = json_string_value(v);
-    return 0;
+    return why ? zoll_rfail(ld, path, "\"%s\" %s", key, why) : 0;
 }
 
 
@@ -1020,8 +1002,9 @@ zoll_rules_db(zoll_rload_t *ld)
         }
 
         cerr = NULL;
-        rc = hs_compile_multi(exprs, flags, ids, (unsigned) n, HS_MODE_BLOCK,
-                              NULL, &rs->db, &cerr);
+        rc = zoll_hs_compile_cached(&rs->cache, exprs, flags, ids,
+                                    (unsigned) n, HS_MODE_BLOCK, &rs->db,
+                                    &cerr);
 
         if (rc == HS_SUCCESS) {
             break;
@@ -1221,7 +1204,8 @@ zoll_rules_examples(zoll_rload_t *ld)
 
 
 zoll_rules_t *
-zoll_rules_load(const char *dir, char *err, size_t errlen)
+zoll_rules_load(const char *dir, const char *cache_dir, char *err,
+    size_t errlen)
 {
     size_t         i;
     json_t        *root;
@@ -1243,6 +1227,8 @@ zoll_rules_load(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto failed;
     }
+
+    rs->cache.dir = cache_dir;
 
     if (zoll_pack_names(&ld) != 0) {
         goto failed;
@@ -1281,6 +1267,7 @@ zoll_rules_load(const char *dir, char *err, size_t errlen)
         goto failed;
     }
 
+    rs->cache.dir = NULL;       /* the caller's string */
     return rs;
 
 failed:
@@ -1343,6 +1330,17 @@ zoll_rules_count(const zoll_rules_t *rs, size_t *prefiltered)
     }
 
     return rs->nrules;
+}
+
+
+const char *
+zoll_rules_cache_note(const zoll_rules_t *rs, unsigned *hits)
+{
+    if (hits) {
+        *hits = rs->cache.hits;
+    }
+
+    return rs->cache.note;
 }
 
 

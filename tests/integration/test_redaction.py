@@ -428,8 +428,8 @@ def test_tokenize_profile_masks_secrets(env):
 # 4. structural fields, tool calls, Anthropic, user/metadata
 
 def test_structural_keys_are_sent_as_they_are(env):
-    # "model", "role" and "tool_call_id" are listed in
-    # $.redaction.structural_keys: their values are not scanned
+    # $.model, $.messages[*].role and $.messages[*].tool_call_id are
+    # structural paths of the OpenAI format: their values are not scanned
     body = dumps({"model": EMAIL, "messages": [
         {"role": EMAIL, "content": "erste Nachricht"},
         {"role": "tool", "tool_call_id": f"call_{EMAIL}",
@@ -449,7 +449,7 @@ def test_structural_keys_are_sent_as_they_are(env):
 
 
 def test_structural_key_does_not_shield_a_nested_container(env):
-    # only a string directly under a structural key is skipped
+    # only a string or number at a structural path is skipped
     ex = send(env, dumps({"model": "gpt-4o-mini", "messages": [
         {"role": "user", "content": [
             {"type": "text", "text": f"an {EMAIL}"}]}],
@@ -541,8 +541,6 @@ def test_openai_user_and_metadata_fields_are_redacted(env):
     assert sent["metadata"] == {"customer": "[EMAIL]", "callback": "[PHONE]"}
 
 
-@pytest.mark.xfail(strict=True, reason="object keys are not scanned: "
-                   "personal data used as a key leaves in clear")
 def test_personal_data_in_an_object_key_does_not_leave(env):
     ex = send(env, dumps({"model": "gpt-4o-mini",
                           "metadata": {EMAIL: "vip"},
@@ -551,14 +549,78 @@ def test_personal_data_in_an_object_key_does_not_leave(env):
     assert all(EMAIL not in r["body"] for r in ex.upstream)
 
 
-@pytest.mark.xfail(strict=True, reason="structural keys match by name at "
-                   "any depth: a free-form metadata \"id\" leaves in clear")
+def test_object_key_is_rewritten_like_a_value(env):
+    body = dumps({"model": "gpt-4o-mini", "metadata": {EMAIL: "vip"},
+                  "messages": [{"role": "user", "content": "Hi"}]})
+    ex = send(env, body)
+    assert ex.status == 200, ex.raw
+    got = assert_forwarded_exactly(ex, body.replace(EMAIL.encode(),
+                                                    b"[EMAIL]"))
+    assert json.loads(got["body"])["metadata"] == {"[EMAIL]": "vip"}
+    assert ex.record()["data_categories"] == {"EMAIL": 1}
+
+
+def test_keys_that_redaction_would_make_equal_are_refused(env):
+    # two addresses as keys of one object would both become "[EMAIL]"
+    ex = send(env, dumps({"model": "gpt-4o-mini",
+                          "metadata": {EMAIL: "a", "b@example.org": "b"},
+                          "messages": [{"role": "user", "content": "Hi"}]}))
+    err, d = assert_refused(env, ex, 422, "redaction_key_collision")
+    assert EMAIL not in err["message"] and EMAIL not in json.dumps(d)
+
+
+def test_card_number_sent_as_a_json_number_becomes_a_string(env):
+    body = (b'{"model":"gpt-4o-mini","metadata":{"card":4111111111111111,'
+            b'"order":1234567},"messages":[{"role":"user","content":"Hi"}]}')
+    ex = send(env, body)
+    assert ex.status == 200, ex.raw
+    got = assert_forwarded_exactly(
+        ex, body.replace(b"4111111111111111", b'"[CREDIT_CARD]"'))
+    assert json.loads(got["body"])["metadata"] == \
+        {"card": "[CREDIT_CARD]", "order": 1234567}
+    assert ex.record()["data_categories"] == {"CREDIT_CARD": 1}
+
+
 def test_structural_key_names_in_free_form_metadata_do_not_shield(env):
     ex = send(env, dumps({"model": "gpt-4o-mini",
                           "metadata": {"id": EMAIL},
                           "messages": [{"role": "user", "content": "Hi"}]}))
     assert ex.status in (200, 422)
     assert all(EMAIL not in r["body"] for r in ex.upstream)
+
+
+def test_structural_paths_are_per_format_and_position(env):
+    # ids and types of tool calls are protocol where the format puts them;
+    # the same names inside arguments, metadata or a tool's input are data
+    sig = "EqQBCgIYAhIM" + EMAIL
+    body = dumps({"model": "claude-haiku-4-5", "max_tokens": 64, "messages": [
+        {"role": "user", "content": "Hallo"},
+        {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "ok", "signature": sig},
+            {"type": "tool_use", "id": f"toolu_{EMAIL}", "name": "lookup",
+             "input": {"id": EMAIL, "model": EMAIL}}]},
+        {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": f"toolu_{EMAIL}",
+             "content": [{"type": "text", "text": f"an {EMAIL}"}]}]}]})
+    ex = send(env, body, tenant="globex_any", path=ANTHROPIC)
+    assert ex.status == 200, ex.raw
+    sent = json.loads(received(ex)[1])
+    blocks = sent["messages"][1]["content"]
+    assert blocks[0]["signature"] == sig
+    assert blocks[1]["id"] == f"toolu_{EMAIL}"
+    assert sent["messages"][2]["content"][0]["tool_use_id"] == \
+        f"toolu_{EMAIL}"
+    assert EMAIL not in json.dumps(blocks[1]["input"])
+    assert EMAIL not in sent["messages"][2]["content"][0]["content"][0]["text"]
+    assert ex.record()["data_categories"] == {"EMAIL": 3}
+
+    # an OpenAI body: $.model is structural there, "model" in metadata not
+    ex = send(env, dumps({"model": "gpt-4o-mini",
+                          "metadata": {"model": EMAIL, "type": EMAIL},
+                          "messages": [{"role": "user", "content": "Hi"}]}))
+    assert ex.status == 200, ex.raw
+    sent = json.loads(received(ex)[1])
+    assert sent["metadata"] == {"model": "[EMAIL]", "type": "[EMAIL]"}
 
 
 # 5. JSON escapes
@@ -766,16 +828,39 @@ def test_declared_length_above_the_limit_is_refused_before_reading(env):
         ("refused", 413, "body_too_large")
 
 
-def test_declared_length_above_nginx_limit_gets_nginx_413(env):
-    # above client_max_body_size nginx answers in its find-config phase,
-    # before Zoll runs (ngx_http_zoll_merge_loc_conf says so): its own page
+def assert_zolls_413(st, headers, raw, eu, us, records, tenant="acme_eu"):
+    assert st == 413, raw[:300]
+    assert b"<html>" not in raw
+    err = json.loads(raw)["error"]
+    assert err["code"] == "body_too_large"
+    assert str(ZOLL_MAX) in err["message"]
+    assert eu == [] and us == []
+    d = [r for r in records if r["event"] == "decision"]
+    assert len(d) == 1
+    assert (d[0]["decision"], d[0]["status"], d[0]["code"],
+            d[0]["tenant"]) == ("refused", 413, "body_too_large", tenant)
+    assert not [r for r in records if r.get("decision") == "forwarded"]
+
+
+def test_declared_length_above_nginx_limit_gets_zolls_413(env):
+    # above client_max_body_size nginx refuses in its find-config phase,
+    # before Zoll's handler runs; Zoll's filters turn its HTML page into
+    # Zoll's error and record the refusal
     st, headers, body, eu, us, records = raw_exchange(
         env,
         head_for(env, "acme_eu", [f"Content-Length: {NGINX_MAX + 1}"]),
         [b'{"model":"gpt-4o-mini","messages":[' + b" " * 4096])
-    assert st == 413
-    assert b"413 Request Entity Too Large" in body
-    assert eu == [] and us == []
+    assert_zolls_413(st, headers, body, eu, us, records)
+    assert headers.get("content-type") == "application/json"
+
+
+def test_declared_length_above_nginx_limit_with_bad_key_gets_zolls_413(env):
+    st, headers, body, eu, us, records = raw_exchange(
+        env,
+        head_for(env, "acme_eu", [f"Content-Length: {NGINX_MAX + 1}"])
+        .replace(env.keys["acme_eu"].encode(), b"zk_not_a_key"),
+        [b"{"])
+    assert_zolls_413(st, headers, body, eu, us, records, tenant=None)
 
 
 def test_chunked_body_is_redacted_and_sent_with_a_content_length(env):
@@ -821,16 +906,15 @@ def test_chunked_body_above_zoll_limit_gets_zolls_413(env):
     assert len(d) == 1 and d[0]["code"] == "body_too_large"
 
 
-def test_chunked_body_above_nginx_limit_gets_nginx_413(env):
-    # above client_max_body_size nginx stops reading the chunked body and
-    # answers with its own page (config/zoll_proxy.conf): nothing leaves
+def test_chunked_body_above_nginx_limit_gets_zolls_413(env):
+    # above client_max_body_size nginx stops reading the chunked body
+    # (config/zoll_proxy.conf); Zoll answers in the provider's shape and
+    # records the refusal: nothing leaves
     body = filler_body(NGINX_MAX + MB // 2, "viel zu groß")
     st, headers, raw, eu, us, records = raw_exchange(
         env, head_for(env, "acme_eu", ["Transfer-Encoding: chunked"]),
         chunked(body, size=MB // 4))
-    assert st == 413
-    assert eu == [] and us == []
-    assert not [r for r in records if r.get("decision") == "forwarded"]
+    assert_zolls_413(st, headers, raw, eu, us, records)
 
 
 def test_body_at_the_limit_goes_through_a_temp_file_and_is_redacted(env):
@@ -914,6 +998,22 @@ def test_http2_body_above_the_limit_without_length_gets_zolls_413(env):
     assert json.loads(out)["error"]["code"] == "body_too_large"
     time.sleep(0.2)
     assert env.eu.since(m[0]) == [] and env.us.since(m[1]) == []
+
+
+def test_http2_body_above_nginx_limit_without_length_gets_zolls_413(env):
+    # HTTP/2 DATA frames beyond client_max_body_size: nginx's HTTP/2 body
+    # reader refuses, Zoll answers and records
+    body = filler_body(NGINX_MAX + MB // 2, "viel zu lang")
+    m = marks(env)
+    log_mark = zollenv.file_size(env.gw.transfer_log)
+    (version, code), out, r = curl(env, body, ["-X", "POST", "-T", "-"])
+    assert (version, code) == ("2", "413"), r.stderr
+    assert json.loads(out)["error"]["code"] == "body_too_large"
+    time.sleep(0.2)
+    assert env.eu.since(m[0]) == [] and env.us.since(m[1]) == []
+    d = [x for x in env.records_since(log_mark) if x["event"] == "decision"]
+    assert [(x["decision"], x["code"]) for x in d] == \
+        [("refused", "body_too_large")]
 
 
 # 7. no body

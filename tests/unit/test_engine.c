@@ -19,6 +19,7 @@ main(void)
     failed += zt_record_tests();
     failed += zt_validate_tests();
     failed += zt_rules_tests();
+    failed += zt_hs_cache_tests();
     failed += zt_redact_tests();
     failed += zt_chain_tests();
 

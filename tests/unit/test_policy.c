@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 
 static const char  zt_minimal[] =
@@ -633,6 +634,11 @@ static const zt_bad_t  zt_bad[] = {
     { "test_bad_logging_retention", "logging.retention_days", "\"180d\"",
       "$.logging.retention_days: must be a whole number from 0 to 36500" },
 
+    { "test_bad_rules_cache", "redaction.rules_cache", "true",
+      "$.redaction.rules_cache: must be a non-empty string, or false" },
+    { "test_bad_rules_cache_empty", "redaction.rules_cache", "\"\"",
+      "$.redaction.rules_cache: must be a non-empty string, or false" },
+
     { "test_bad_logging_key_missing", "logging.signing_key_file",
       "\"/nonexistent/log.key\"",
       "$.logging.signing_key_file: cannot read \"/nonexistent/log.key\": "
@@ -651,6 +657,45 @@ zt_run_bad(void **state)
 }
 
 
+/* redaction.rules_cache: a directory the compiled rules are kept in
+ * between loads, or false for none */
+
+static void
+test_rules_cache_key(void **state)
+{
+    char            dir[64], value[96];
+    unsigned        hits;
+    zoll_policy_t  *p;
+
+    (void) state;
+
+    p = zt_base_with("redaction.rules_cache", "false");
+    assert_string_equal(zoll_rules_cache_note(zoll_policy_rules(p), &hits),
+                        "");
+    assert_int_equal(hits, 0);
+    zoll_policy_free(p);
+
+    snprintf(dir, sizeof(dir), "/tmp/zt-policy-cache-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(chmod(dir, 0755), 0);
+    snprintf(value, sizeof(value), "\"%s/sub\"", dir);
+
+    p = zt_base_with("redaction.rules_cache", value);
+    (void) zoll_rules_cache_note(zoll_policy_rules(p), &hits);
+    assert_int_equal(hits, 0);
+    zoll_policy_free(p);
+
+    p = zt_base_with("redaction.rules_cache", value);
+    assert_string_equal(zoll_rules_cache_note(zoll_policy_rules(p), &hits),
+                        "");
+    assert_int_equal(hits, 1);
+    zoll_policy_free(p);
+
+    snprintf(value, sizeof(value), "rm -r '%s'", dir);
+    assert_int_equal(system(value), 0);
+}
+
+
 int
 zt_policy_tests(void)
 {
@@ -664,6 +709,7 @@ zt_policy_tests(void)
         cmocka_unit_test(test_enabled_by_default_becomes_grant),
         cmocka_unit_test(test_credential_trailing_space_trimmed),
         cmocka_unit_test(test_logging_client_address),
+        cmocka_unit_test(test_rules_cache_key),
         cmocka_unit_test(test_bad_json_syntax),
         cmocka_unit_test(test_bad_json_duplicate_key),
         cmocka_unit_test(test_bad_credential_missing),

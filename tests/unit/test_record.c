@@ -657,6 +657,7 @@ test_status_table(void **state)
         { ZOLL_ERR_TOO_LARGE, 413, "body_too_large" },
         { ZOLL_ERR_UNINSPECTABLE, 415, "body_not_inspectable" },
         { ZOLL_ERR_PII_BLOCKED, 422, "pii_blocked" },
+        { ZOLL_ERR_KEY_COLLISION, 422, "redaction_key_collision" },
     };
 
     size_t  i;

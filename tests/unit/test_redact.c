@@ -25,6 +25,8 @@ typedef struct {
     zoll_policy_t     *policy;
     zoll_redactor_t   *rd;
     zoll_redaction_t   res;
+    zoll_api_e         api;       /* the request's format: openai unless
+                                     a test says otherwise */
     unsigned char     *in;        /* the last body, as zoll_redact() saw it */
     size_t             len;
     const void        *row;       /* a table test's row */
@@ -98,7 +100,7 @@ zt_redact(zt_red_t *r, const char *tenant, const char *body, size_t len)
     /* so that a field the redactor leaves unset shows */
     memset(&r->res, 0x5a, sizeof(r->res));
 
-    rc = zoll_redact(r->rd, zt_tenant(r->policy, tenant), r->in, len,
+    rc = zoll_redact(r->rd, zt_tenant(r->policy, tenant), r->api, r->in, len,
                      &r->res);
 
     assert_int_equal(r->res.status, rc);
@@ -301,13 +303,15 @@ test_redact_no_findings(void **state)
 }
 
 
-/* The values of the policy's structural keys (model, role, type, id) are
- * protocol, not prompt: not scanned.  Every other string value is, at any
- * depth: names, users, metadata, nested arrays, and tool-call arguments,
- * which are JSON inside a JSON string. */
+/* The strings and numbers at the policy's structural paths of the
+ * request's API ($.model, $.messages[*].role, $.tool_calls[*].id, ...) are
+ * protocol, not prompt: not scanned.  Everything else is, at any depth and
+ * under any key name: names, users, free-form metadata with keys like "id"
+ * or "model", nested arrays, and tool-call arguments, which are JSON inside
+ * a JSON string. */
 
 static void
-test_redact_structural_keys(void **state)
+test_redact_structural_paths(void **state)
 {
     json_t      *j, *args;
     zt_red_t    *r = *state;
@@ -331,13 +335,13 @@ test_redact_structural_keys(void **state)
               "{\"id\":\"anna@example.de\",\"model\":\"anna@example.de\","
               "\"user\":\"[EMAIL]\",\"name\":\"[PERSON]\","
               "\"metadata\":{\"owner\":\"[EMAIL]\",\"id\":"
-              "\"bob@example.org\",\"tags\":[[\"x\",[\"[EMAIL]\"]]]},"
+              "\"[EMAIL]\",\"tags\":[[\"x\",[\"[EMAIL]\"]]]},"
               "\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\","
               "\"function\":{\"name\":\"send\",\"arguments\":"
               "\"{\\\"email\\\":\\\"[EMAIL]\\\"}\"}}]}");
 
-    assert_int_equal(r->res.redacted, 5);
-    assert_int_equal(zt_found(r, "EMAIL"), 4);
+    assert_int_equal(r->res.redacted, 6);
+    assert_int_equal(zt_found(r, "EMAIL"), 5);
     assert_int_equal(zt_found(r, "PERSON"), 1);
 
     /* and the arguments are still JSON, with the value replaced */
@@ -352,7 +356,7 @@ test_redact_structural_keys(void **state)
     json_decref(args);
     json_decref(j);
 
-    /* a structural key's object or array value is content: scanned */
+    /* a structural path's object or array value is content: scanned */
     zt_expect(r, "t_eea", "{\"id\":[\"anna@example.de\"]}",
               "{\"id\":[\"[EMAIL]\"]}");
     zt_expect(r, "t_eea", "{\"type\":{\"x\":\"anna@example.de\"}}",
@@ -363,6 +367,158 @@ test_redact_structural_keys(void **state)
               "{\"id\":1,\"c\":\"[EMAIL]\"}");
     zt_expect(r, "t_eea", "{\"id\":\"x\",\"c\":\"anna@example.de\"}",
               "{\"id\":\"x\",\"c\":\"[EMAIL]\"}");
+
+    /* every element of an array, and only at the path's own depth */
+    zt_expect(r, "t_eea",
+              "{\"messages\":[{\"role\":\"a\"},"
+              "{\"content\":\"anna@example.de\","
+              "\"role\":\"anna@example.de\"},[{\"role\":\"bob@example.org\"}],"
+              "{\"x\":{\"role\":\"carl@example.com\"}}],"
+              "\"x\":{\"model\":\"dora@example.com\"}}",
+              "{\"messages\":[{\"role\":\"a\"},{\"content\":\"[EMAIL]\","
+              "\"role\":\"anna@example.de\"},[{\"role\":\"[EMAIL]\"}],"
+              "{\"x\":{\"role\":\"[EMAIL]\"}}],"
+              "\"x\":{\"model\":\"[EMAIL]\"}}");
+
+    /* a path names the key as decoded */
+    zt_expect(r, "t_eea", "{\"mod\\u0065l\":\"anna@example.de\"}", NULL);
+
+    /* the paths of the request's API only */
+    r->api = ZOLL_API_ANTHROPIC;
+    zt_expect(r, "t_eea", "{\"model\":\"anna@example.de\","
+              "\"role\":\"anna@example.de\"}",
+              "{\"model\":\"anna@example.de\",\"role\":\"[EMAIL]\"}");
+    r->api = ZOLL_API_GEMINI;
+    zt_expect(r, "t_eea", "{\"model\":\"anna@example.de\"}",
+              "{\"model\":\"[EMAIL]\"}");
+}
+
+
+/* Object keys are scanned and rewritten like values: an address used as
+ * a key is personal data too.  A rewritten key must not become equal to
+ * another key of its object (the provider would keep one member): such a
+ * body is refused, whichever key came first and however it was spelled. */
+
+static void
+test_redact_keys(void **state)
+{
+    zt_red_t    *r = *state;
+    json_t      *j;
+
+    zt_expect(r, "t_eea",
+              "{\"metadata\":{\"anna@example.de\":\"vip\",\"x\":1}}",
+              "{\"metadata\":{\"[EMAIL]\":\"vip\",\"x\":1}}");
+    assert_int_equal(zt_found(r, "EMAIL"), 1);
+    assert_int_equal(r->res.redacted, 1);
+
+    zt_expect(r, "t_eea", "{\"anna\\u0040example.de\":1}",
+              "{\"[EMAIL]\":1}");
+    zt_expect(r, "t_eea", "{\"Mail an anna@example.de\":[]}",
+              "{\"Mail an [EMAIL]\":[]}");
+
+    /* key and value of one member, and keys of nested objects, each in
+     * its own object */
+    zt_expect(r, "t_eea",
+              "{\"anna@example.de\":{\"bob@example.org\":\"carl@example.com\"},"
+              "\"a\":{\"anna@example.de\":1},\"b\":{\"bob@example.org\":2}}",
+              "{\"[EMAIL]\":{\"[EMAIL]\":\"[EMAIL]\"},"
+              "\"a\":{\"[EMAIL]\":1},\"b\":{\"[EMAIL]\":2}}");
+    j = zt_out_json(r);
+    json_decref(j);
+
+    /* tokens keep different values apart */
+    zt_expect(r, "t_tokens", "{\"anna@example.de\":1,\"bob@example.org\":2}",
+              "{\"[EMAIL_1]\":1,\"[EMAIL_2]\":2}");
+
+    /* a client's own duplicate keys are its business when none changed */
+    zt_expect(r, "t_eea", "{\"a\":1,\"a\":2}", NULL);
+    zt_expect(r, "t_eea", "{\"a\":1,\"a\":2,\"anna@example.de\":3}",
+              "{\"a\":1,\"a\":2,\"[EMAIL]\":3}");
+
+    /* a blocked entity in a key refuses the body like one in a value */
+    assert_int_equal(zt_redact(r, "t_any",
+                               ZT_BODY("{\"DE89 3704 0044 0532 0130 00\":1}")),
+                     ZOLL_ERR_PII_BLOCKED);
+}
+
+
+static void
+test_redact_keys_collide(void **state)
+{
+    size_t      i;
+    zt_red_t   *r = *state;
+
+    static const char *const  bodies[] = {
+        "{\"anna@example.de\":1,\"bob@example.org\":2}",
+        "{\"[EMAIL]\":0,\"anna@example.de\":1}",
+        "{\"anna@example.de\":1,\"[EMAIL]\":0}",
+        "{\"\\u005bEMAIL]\":0,\"x\":[],\"anna@example.de\":1}",
+        "{\"o\":{\"i\":{},\"anna@example.de\":1,\"bob@example.org\":{}}}",
+        "[{\"a\":1},{\"anna@example.de\":1,\"anna@example.de\":2}]",
+    };
+
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        if (zt_redact(r, "t_eea", bodies[i], strlen(bodies[i]))
+            != ZOLL_ERR_KEY_COLLISION)
+        {
+            fail_msg("%s: %s", bodies[i], zoll_status_code(r->res.status));
+        }
+
+        assert_int_equal(r->res.changed, 0);
+        assert_ptr_equal(r->res.body, r->in);
+        zt_assert_contains(r->res.reason, "would make two of them the same");
+        assert_null(strstr(r->res.reason, "anna"));
+    }
+
+    /* and the next body is redacted as if nothing happened */
+    zt_expect(r, "t_eea", "{\"x\":{\"anna@example.de\":1}}",
+              "{\"x\":{\"[EMAIL]\":1}}");
+}
+
+
+/* Numbers are scanned as the text they are written as: a card number or
+ * a tax id may be sent as a JSON number.  A number in which a rule finds
+ * something becomes a JSON string with the operator's output (no operator
+ * writes a number).  Other numbers stay byte for byte. */
+
+static void
+test_redact_numbers(void **state)
+{
+    char         err[ZOLL_ERR_LEN];
+    json_t      *j;
+    zt_red_t    *r;
+
+    (void) state;
+
+    /* the fixture pack has no rule for digits: the real packs */
+    j = zt_base();
+    zt_set(j, "redaction.rules", "\"../../../rules\"");
+    r = zt_red_new(zt_parse(j, err), 0);
+    assert_non_null(r->policy);
+
+    zt_expect(r, "t_eea",
+              "{\"card\":4111111111111111,\"max_tokens\":4096,"
+              "\"temperature\":0.7,\"seed\":1700000000,\"x\":-3e5}",
+              "{\"card\":\"[CREDIT_CARD]\",\"max_tokens\":4096,"
+              "\"temperature\":0.7,\"seed\":1700000000,\"x\":-3e5}");
+    assert_int_equal(zt_found(r, "CREDIT_CARD"), 1);
+    assert_int_equal(r->res.redacted, 1);
+
+    zt_expect(r, "t_eea", "[86095742719, 1.5, 4111111111111112]",
+              "[\"[DE_TAX_ID]\", 1.5, 4111111111111112]");
+
+    zt_expect(r, "t_eea",
+              "{\"max_tokens\":4096,\"temperature\":0.25,\"n\":1,"
+              "\"seed\":1700000000,\"top_p\":1e-3,\"z\":0}", NULL);
+
+    /* the same value as number and as string: the same token */
+    zt_expect(r, "t_tokens", "{\"a\":86095742719,\"b\":\"86095742719\"}",
+              "{\"a\":\"[DE_TAX_ID_1]\",\"b\":\"[DE_TAX_ID_1]\"}");
+
+    /* a structural key's number is not scanned, like its string */
+    zt_expect(r, "t_eea", "{\"id\":86095742719}", NULL);
+
+    zt_red_free(r);
 }
 
 
@@ -1240,9 +1396,46 @@ static const zt_bad_section_t  zt_bad_sections[] = {
       "$.redaction.max_depth: must be an integer from 2 to 1024" },
     { "test_redaction_max_depth_high", "redaction.max_depth", "1025",
       "$.redaction.max_depth: must be an integer from 2 to 1024" },
-    { "test_redaction_structural_key_empty",
-      "redaction.structural_keys[1]", "\"\"",
-      "$.redaction.structural_keys[1]: must be a non-empty string" },
+    { "test_redaction_structural_keys_replaced",
+      "redaction.structural_keys", "[\"id\"]",
+      "$.redaction.structural_keys: is replaced by \"structural_paths\" "
+      "(paths per API, e.g. \"$.messages[*].role\"): a key name matched at "
+      "any depth lets personal data through" },
+    { "test_redaction_structural_paths_not_object",
+      "redaction.structural_paths", "[\"$.model\"]",
+      "$.redaction.structural_paths: must be an object: API name -> array "
+      "of paths" },
+    { "test_redaction_structural_paths_unknown_api",
+      "redaction.structural_paths.mistral", "[\"$.model\"]",
+      "$.redaction.structural_paths.mistral: must be one of openai, "
+      "anthropic, gemini" },
+    { "test_redaction_structural_paths_not_array",
+      "redaction.structural_paths.gemini", "\"$.model\"",
+      "$.redaction.structural_paths.gemini: must be an array of paths" },
+    { "test_redaction_structural_path_empty",
+      "redaction.structural_paths.openai[1]", "\"\"",
+      "$.redaction.structural_paths.openai[1]: must be a non-empty string" },
+    { "test_redaction_structural_path_no_root",
+      "redaction.structural_paths.openai[1]", "\"model\"",
+      "$.redaction.structural_paths.openai[1]: \"model\": a path is \"$\" "
+      "followed by \".name\" and \"[*]\" steps" },
+    { "test_redaction_structural_path_root_only",
+      "redaction.structural_paths.openai[1]", "\"$\"",
+      "$.redaction.structural_paths.openai[1]: \"$\": a path is \"$\" "
+      "followed by \".name\" and \"[*]\" steps" },
+    { "test_redaction_structural_path_index",
+      "redaction.structural_paths.openai[1]", "\"$.messages[0].role\"",
+      "$.redaction.structural_paths.openai[1]: \"$.messages[0].role\": at "
+      "offset 10: expected \".name\" (letters, digits, \"_\", \"-\") or "
+      "\"[*]\"" },
+    { "test_redaction_structural_path_empty_step",
+      "redaction.structural_paths.openai[1]", "\"$..role\"",
+      "$.redaction.structural_paths.openai[1]: \"$..role\": at offset 2: "
+      "expected \".name\" (letters, digits, \"_\", \"-\") or \"[*]\"" },
+    { "test_redaction_structural_path_twice",
+      "redaction.structural_paths.openai[1]", "\"$.model\"",
+      "$.redaction.structural_paths.openai[1]: \"$.model\" is listed "
+      "twice" },
 
     /* a broken pack fails the policy, with the pack's own error */
     { "test_redaction_bad_pack", "redaction.rules", "\"rules_bad_key\"",
@@ -1323,7 +1516,10 @@ zt_redact_tests(void)
         ZT_RED(test_redact_mask),
         ZT_RED(test_redact_other_bytes_kept),
         ZT_RED(test_redact_no_findings),
-        ZT_RED(test_redact_structural_keys),
+        ZT_RED(test_redact_structural_paths),
+        ZT_RED(test_redact_keys),
+        ZT_RED(test_redact_keys_collide),
+        cmocka_unit_test(test_redact_numbers),
         ZT_RED(test_redact_escaped_finding),
         ZT_RED(test_redact_surrogate_pair),
         ZT_RED(test_redact_escapes_reencoded),

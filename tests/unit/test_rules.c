@@ -22,7 +22,7 @@ zt_rules(const char *dir)
     char           err[ZOLL_ERR_LEN];
     zoll_rules_t  *rs;
 
-    rs = zoll_rules_load(zt_data(dir), err, sizeof(err));
+    rs = zoll_rules_load(zt_data(dir), NULL, err, sizeof(err));
     if (rs == NULL) {
         fail_msg("%s: %s", zt_data(dir), err);
     }
@@ -907,7 +907,7 @@ zt_rules_error(const char *dir, const char *want, int prefix)
     mallopt(M_PERTURB, 0x5a);
 
     strcpy(err, "untouched");
-    rs = zoll_rules_load(zt_data(dir), err, sizeof(err));
+    rs = zoll_rules_load(zt_data(dir), NULL, err, sizeof(err));
 
     mallopt(M_PERTURB, 0);
 
@@ -974,7 +974,8 @@ test_pack_examples_unknown_key(void **state)
     (void) state;
 
     err[0] = '\0';
-    rs = zoll_rules_load(zt_data("rules_bad_examples"), err, sizeof(err));
+    rs = zoll_rules_load(zt_data("rules_bad_examples"), NULL, err,
+                         sizeof(err));
 
     if (rs != NULL) {
         zoll_rules_free(rs);

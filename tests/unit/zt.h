@@ -72,6 +72,7 @@ int zt_route_tests(void);
 int zt_record_tests(void);
 int zt_validate_tests(void);
 int zt_rules_tests(void);
+int zt_hs_cache_tests(void);
 int zt_redact_tests(void);
 int zt_chain_tests(void);
 

@@ -309,8 +309,8 @@ run_redact(bench_t *b, const char *body, size_t len)
 {
     zoll_redaction_t  res;
 
-    if (zoll_redact(b->rd, b->tenant, (const unsigned char *) body, len,
-                    &res) != ZOLL_OK)
+    if (zoll_redact(b->rd, b->tenant, ZOLL_API_OPENAI,
+                    (const unsigned char *) body, len, &res) != ZOLL_OK)
     {
         fprintf(stderr, "redact failed: %s\n", res.reason);
         exit(1);
@@ -425,7 +425,7 @@ main(int argc, char **argv)
         }
     }
 
-    rs = zoll_rules_load(rules, err, sizeof(err));
+    rs = zoll_rules_load(rules, ZOLL_RULES_CACHE_DIR, err, sizeof(err));
     p = zoll_policy_load(policy, err, sizeof(err));
 
     if (rs == NULL || p == NULL || load_corpus(corpus, &in) != 0
