@@ -211,7 +211,7 @@ cmd_explain(int argc, char **argv)
         return 1;
     }
 
-    zoll_route(p, t, sp, &d);
+    zoll_route(p, t, sp, NULL, &d);
 
     if (as_json) {
         explain_json(&d);

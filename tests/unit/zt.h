@@ -74,5 +74,6 @@ int zt_validate_tests(void);
 int zt_rules_tests(void);
 int zt_redact_tests(void);
 int zt_chain_tests(void);
+int zt_geoip_tests(void);
 
 #endif /* ZT_H */
