@@ -200,7 +200,8 @@ typedef enum {
     ZOLL_GEO_OFF = 0,        /* no database configured */
     ZOLL_GEO_FOUND,
     ZOLL_GEO_NOT_FOUND,      /* no country for the address */
-    ZOLL_GEO_ERROR           /* the database cannot be used */
+    ZOLL_GEO_ERROR,          /* the database cannot be used */
+    ZOLL_GEO_GIVEN           /* the caller named the country (zollctl) */
 } zoll_geo_e;
 
 typedef struct {
@@ -222,6 +223,11 @@ const zoll_geoip_t *zoll_policy_geoip(const zoll_policy_t *p);
 void zoll_subject_locate(const zoll_policy_t *p, const zoll_geoip_t *g,
     int family, const unsigned char *addr, zoll_subject_t *s, char *err,
     size_t errlen);
+
+/* A subject the caller places in country (zollctl explain --country):
+ * -1 if it is not an ISO 3166-1 alpha-2 code. */
+int zoll_subject_in(const zoll_policy_t *p, zoll_subject_t *s,
+    const char *country);
 
 /* The application's assertion of the subject's country (X-Zoll-Subject-
  * Country): two letters, any case.  -1 if it is not a country code.  An

@@ -39,7 +39,7 @@ static const char *const  zoll_areas[] = {
 };
 
 static const char *const  zoll_lookups[] = {
-    "off", "found", "not_found", "error"
+    "off", "found", "not_found", "error", "given"
 };
 
 
@@ -278,22 +278,52 @@ zoll_subject_locate(const zoll_policy_t *p, const zoll_geoip_t *g,
 }
 
 
+/* "de" or "DE" as "DE"; -1 if it is no two-letter code */
+
+static int
+zoll_country_code(const char *value, size_t len, char cc[3])
+{
+    if (len != 2) {
+        return -1;
+    }
+
+    cc[0] = value[0] & ~0x20;
+    cc[1] = value[1] & ~0x20;
+    cc[2] = '\0';
+
+    return zoll_is_country(cc) ? 0 : -1;
+}
+
+
+int
+zoll_subject_in(const zoll_policy_t *p, zoll_subject_t *s,
+    const char *country)
+{
+    char  cc[3];
+
+    memset(s, 0, sizeof(zoll_subject_t));
+    s->asserted_area = ZOLL_AREA_UNKNOWN;
+
+    if (zoll_country_code(country, strlen(country), cc) != 0) {
+        s->area = ZOLL_AREA_UNKNOWN;
+        return -1;
+    }
+
+    s->lookup = ZOLL_GEO_GIVEN;
+    memcpy(s->country, cc, 3);
+    s->area = zoll_policy_area(p, cc);
+
+    return 0;
+}
+
+
 int
 zoll_subject_assert(const zoll_policy_t *p, zoll_subject_t *s,
     const char *value, size_t len)
 {
     char  cc[3];
 
-    if (len != 2) {
-        return -1;
-    }
-
-    /* accept "de" as well as "DE" */
-    cc[0] = value[0] & ~0x20;
-    cc[1] = value[1] & ~0x20;
-    cc[2] = '\0';
-
-    if (!zoll_is_country(cc)) {
+    if (zoll_country_code(value, len, cc) != 0) {
         return -1;
     }
 

@@ -215,7 +215,7 @@ zoll_subject_residency(const zoll_tenant_t *t, const zoll_subject_t *s,
         return m;
     }
 
-    if (s->lookup == ZOLL_GEO_FOUND) {
+    if (s->country[0]) {
         zoll_reason(d, "subject located in %s (%s)", s->country,
                     zoll_area_name(s->area));
 
