@@ -270,10 +270,18 @@ def start_demo(run_dir, eu_port=9441, us_port=9442, https_port=8443,
     shutil.copy(CONFIG / "demo/keys.env", run_dir / "keys.env")
     mocks = [Mock("eu", eu_port, run_dir, run_dir / "upstream-eu.log"),
              Mock("us", us_port, run_dir, run_dir / "upstream-us.log")]
+    # a generated GeoIP database; 127.0.0.1 is the trusted proxy whose
+    # X-Forwarded-For places the subject (try 127.1.0.5, DE, or 127.2.0.5,
+    # US, as hooli_geo)
+    make_geoip(run_dir / "geoip.mmdb")
+    geo = (f"zoll_geoip {run_dir / 'geoip.mmdb'};\n"
+           "set_real_ip_from 127.0.0.1;\n"
+           "real_ip_header X-Forwarded-For;\n")
     try:
         gw = Gateway(run_dir, run_dir, policy or CONFIG / "demo/policy.json",
                      eu_port, us_port, https_port, http_port,
-                     transfer_log=run_dir / "transfer.log").start()
+                     transfer_log=run_dir / "transfer.log",
+                     extra=geo).start()
     except Exception:
         for m in mocks:
             m.stop()

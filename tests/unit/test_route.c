@@ -392,7 +392,7 @@ test_tenant_lookup_demo_keys(void **state)
 
     fclose(f);
     zoll_policy_free(p);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
 }
 
 
