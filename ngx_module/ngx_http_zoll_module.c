@@ -265,6 +265,15 @@ static ngx_str_t  ngx_http_zoll_subject_header =
     ngx_string("x-zoll-subject-country");
 
 
+static ngx_uint_t
+ngx_http_zoll_is_subject_header(ngx_table_elt_t *h)
+{
+    return h->key.len == ngx_http_zoll_subject_header.len
+           && ngx_strncmp(h->lowcase_key, ngx_http_zoll_subject_header.data,
+                          h->key.len) == 0;
+}
+
+
 /* request handling */
 
 static ngx_uint_t
@@ -560,10 +569,7 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r,
         }
 
         if (ngx_http_zoll_is_key_header(&h[i])
-            || (h[i].key.len == ngx_http_zoll_subject_header.len
-                && ngx_strncmp(h[i].lowcase_key,
-                               ngx_http_zoll_subject_header.data,
-                               h[i].key.len) == 0))
+            || ngx_http_zoll_is_subject_header(&h[i]))
         {
             continue;
         }
@@ -952,10 +958,7 @@ ngx_http_zoll_locate(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
             i = 0;
         }
 
-        if (h[i].key.len != ngx_http_zoll_subject_header.len
-            || ngx_strncmp(h[i].lowcase_key, ngx_http_zoll_subject_header.data,
-                           h[i].key.len) != 0)
-        {
+        if (!ngx_http_zoll_is_subject_header(&h[i])) {
             continue;
         }
 

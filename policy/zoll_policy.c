@@ -1357,6 +1357,7 @@ static int
 zoll_load_subjects(zoll_load_t *ld, json_t *o, const char *p,
     zoll_tenant_t *t)
 {
+    /* in the order of zoll_area_e */
     static const char *const  keys[] = {
         "eea", "adequacy", "other", "unknown", NULL
     };

@@ -230,7 +230,7 @@ def test_subject_variables(geo):
     assert status == 200
     assert d["subject"]["area"] == "adequacy"
     deadline = time.monotonic() + 3
-    while d["request_id"] not in zollenv.Path(geo.access_log).read_text():
+    while d["request_id"] not in geo.access_log.read_text():
         assert time.monotonic() < deadline
         time.sleep(0.02)
     line = next(li for li in geo.access_log.read_text().splitlines()
