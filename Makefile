@@ -8,7 +8,7 @@ OPT      ?= -O2 -g
 CFLAGS_Z  = -std=gnu11 $(OPT) -fPIC -Wall -Wextra -Werror -Wshadow \
             -Wpointer-arith -Wformat=2 -D_FORTIFY_SOURCE=2 \
             -fstack-protector-strong -Ipolicy $(EXTRA_CFLAGS)
-LIBS      = -ljansson -lcrypto -lpcre2-8 -lhs
+LIBS      = -ljansson -lcrypto -lpcre2-8 -lhs -lmaxminddb
 
 ENGINE_SRC = $(wildcard policy/*.c)
 ENGINE_OBJ = $(ENGINE_SRC:policy/%.c=$(B)/obj/%.o)
@@ -16,7 +16,7 @@ HEADERS    = $(wildcard policy/*.h)
 
 .PHONY: all clean
 
-all: $(B)/libzoll.a $(B)/zollctl $(B)/test_engine
+all: $(B)/libzoll.a $(B)/zollctl $(B)/test_engine $(B)/test_geoip.mmdb
 
 $(B)/obj/%.o: policy/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -35,5 +35,12 @@ $(B)/test_engine: $(wildcard tests/unit/*.c) $(B)/libzoll.a $(HEADERS)
 	$(CC) $(CFLAGS_Z) -Itests/unit -o $@ $(wildcard tests/unit/*.c) \
 	    $(B)/libzoll.a $(LIBS) -lcmocka
 
+# the unit tests' GeoIP database, generated (never a committed binary)
+$(B)/test_geoip.mmdb: tests/lib/mkgeoip.pl
+	@mkdir -p $(B)
+	perl tests/lib/mkgeoip.pl $@ 127.1.0.0/16=DE 127.2.0.0/16=US \
+	    127.3.0.0/16=GB 127.4.0.0/16=CN 127.5.0.0/16= 2001:db8:1::/48=FR
+
 clean:
-	rm -rf $(B)/obj $(B)/libzoll.a $(B)/zollctl $(B)/test_engine
+	rm -rf $(B)/obj $(B)/libzoll.a $(B)/zollctl $(B)/test_engine \
+	    $(B)/test_geoip.mmdb

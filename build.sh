@@ -18,6 +18,10 @@ APT_PACKAGES=(
     nginx nginx-dev build-essential libpcre2-dev libssl-dev zlib1g-dev
     libjansson-dev libcmocka-dev libvectorscan-dev valgrind openssl curl
     procps python3 python3-pytest
+    # GeoIP: the engine reads MaxMind DBs; the tests write their own
+    libmaxminddb-dev libmaxmind-db-writer-perl
+    # load in the integration tests (transfer log, suspension drill)
+    wrk
     # the HTML report's test renders it headless and reads the screenshot
     chromium python3-pil
 )

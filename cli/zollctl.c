@@ -2,7 +2,8 @@
  * zollctl: the operator's and reviewer's command line to the Zoll engine.
  *
  *   zollctl check FILE
- *   zollctl explain --policy FILE --tenant ID --subprocessor ID [--json]
+ *   zollctl explain --policy FILE --tenant ID --subprocessor ID
+ *                   [--country CC] [--json]
  *   zollctl key new
  *   zollctl key hash            (reads a key on stdin)
  *   zollctl scan [--rules DIR] [--json] [--lines] [--pcre-only]
@@ -32,7 +33,7 @@ zollctl_usage(void)
     fprintf(stderr,
         "usage: zollctl check FILE\n"
         "       zollctl explain --policy FILE --tenant ID "
-        "--subprocessor ID [--json]\n"
+        "--subprocessor ID [--country CC] [--json]\n"
         "       zollctl key new\n"
         "       zollctl key hash < keyfile\n"
         "       zollctl scan [--rules DIR] [--json] [--lines] "
@@ -105,20 +106,37 @@ basis_json(const zoll_legal_basis_t *b)
 }
 
 
+/* only with --country: where the subject is and the residency that
+ * applied to it */
+
+static json_t *
+subject_json(const zoll_decision_t *d)
+{
+    if (!d->has_subject) {
+        return json_null();
+    }
+
+    return json_pack("{s:s, s:s, s:s}", "country", d->subject.country,
+                     "area", zoll_area_name(d->subject.area),
+                     "residency", zoll_residency_name(d->residency));
+}
+
+
 static void
 explain_json(const zoll_decision_t *d)
 {
     json_t                *o;
     const zoll_region_t   *r = d->region;
 
-    o = json_pack("{s:b, s:i, s:s?, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?,"
-                  " s:o, s:o, s:s}",
+    o = json_pack("{s:b, s:i, s:s?, s:s, s:s, s:o, s:s, s:s?, s:s?, s:s?,"
+                  " s:s?, s:o, s:o, s:s}",
                   "allowed", d->status == ZOLL_OK,
                   "status", zoll_status_http(d->status),
                   "code", d->status == ZOLL_OK ? NULL
                                                : zoll_status_code(d->status),
                   "tenant", d->tenant->id,
                   "residency", zoll_residency_name(d->tenant->residency),
+                  "subject", subject_json(d),
                   "subprocessor", d->sp->id,
                   "region", r ? r->id : NULL,
                   "country", r ? r->country : NULL,
@@ -144,6 +162,12 @@ explain_text(const zoll_decision_t *d)
     printf("tenant:        %s (residency %s)\n", d->tenant->id,
            zoll_residency_name(d->tenant->residency));
     printf("subprocessor:  %s (%s)\n", d->sp->id, d->sp->legal_name);
+
+    if (d->has_subject) {
+        printf("subject:       in %s (%s), residency %s\n",
+               d->subject.country, zoll_area_name(d->subject.area),
+               zoll_residency_name(d->residency));
+    }
 
     if (d->status != ZOLL_OK) {
         printf("decision:      refused, HTTP %d %s\n",
@@ -176,7 +200,9 @@ cmd_explain(int argc, char **argv)
 {
     int                         i, as_json = 0, rc;
     const char                 *policy = NULL, *tenant = NULL, *spid = NULL;
+    const char                 *country = NULL;
     zoll_policy_t              *p;
+    zoll_subject_t              subject;
     zoll_decision_t             d;
     const zoll_tenant_t        *t;
     const zoll_subprocessor_t  *sp;
@@ -193,6 +219,9 @@ cmd_explain(int argc, char **argv)
 
         } else if (i + 1 < argc && strcmp(argv[i], "--subprocessor") == 0) {
             spid = argv[++i];
+
+        } else if (i + 1 < argc && strcmp(argv[i], "--country") == 0) {
+            country = argv[++i];
 
         } else {
             return zollctl_usage();
@@ -219,7 +248,14 @@ cmd_explain(int argc, char **argv)
         return 1;
     }
 
-    zoll_route(p, t, sp, &d);
+    if (country && zoll_subject_in(p, &subject, country) != 0) {
+        fprintf(stderr, "--country \"%s\": not an ISO 3166-1 alpha-2 "
+                "code\n", country);
+        zoll_policy_free(p);
+        return 1;
+    }
+
+    zoll_route(p, t, sp, country ? &subject : NULL, &d);
 
     if (as_json) {
         explain_json(&d);

@@ -30,6 +30,8 @@
 typedef struct {
     ngx_str_t                   policy_path;
     zoll_policy_t              *policy;
+    zoll_geoip_t               *geoip;     /* zoll_geoip's, or NULL */
+    const zoll_geoip_t         *geo;       /* that, else the policy's */
     ngx_http_zoll_log_t         log;
     ngx_int_t                   request_id_index;
     ngx_array_t                 key_vars;  /* indexes of $http_x_api_key.. */
@@ -90,7 +92,9 @@ typedef enum {
     NGX_HTTP_ZOLL_VAR_LEGAL_BASIS,
     NGX_HTTP_ZOLL_VAR_CREDENTIAL,
     NGX_HTTP_ZOLL_VAR_REQUEST_ID,
-    NGX_HTTP_ZOLL_VAR_REDACTIONS
+    NGX_HTTP_ZOLL_VAR_REDACTIONS,
+    NGX_HTTP_ZOLL_VAR_SUBJECT_COUNTRY,
+    NGX_HTTP_ZOLL_VAR_SUBJECT_AREA
 } ngx_http_zoll_var_e;
 
 
@@ -119,6 +123,8 @@ static char *ngx_http_zoll_policy(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_zoll_transfer_log(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_zoll_geoip(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_zoll(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
@@ -134,6 +140,13 @@ static ngx_command_t  ngx_http_zoll_commands[] = {
     { ngx_string("zoll_transfer_log"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_zoll_transfer_log,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("zoll_geoip"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_zoll_geoip,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -219,6 +232,12 @@ static ngx_http_variable_t  ngx_http_zoll_vars[] = {
     { ngx_string("zoll_redactions"), NULL, ngx_http_zoll_variable,
       NGX_HTTP_ZOLL_VAR_REDACTIONS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("zoll_subject_country"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_SUBJECT_COUNTRY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("zoll_subject_area"), NULL, ngx_http_zoll_variable,
+      NGX_HTTP_ZOLL_VAR_SUBJECT_AREA, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -244,6 +263,22 @@ static ngx_str_t  ngx_http_zoll_key_vars[] = {
     ngx_string("arg_key"),
     ngx_null_string
 };
+
+
+/* The application's assertion of where the data subject is: it can only
+ * narrow the tenant's rules; it is not forwarded. */
+
+static ngx_str_t  ngx_http_zoll_subject_header =
+    ngx_string("x-zoll-subject-country");
+
+
+static ngx_uint_t
+ngx_http_zoll_is_subject_header(ngx_table_elt_t *h)
+{
+    return h->key.len == ngx_http_zoll_subject_header.len
+           && ngx_strncmp(h->lowcase_key, ngx_http_zoll_subject_header.data,
+                          h->key.len) == 0;
+}
 
 
 /* request handling */
@@ -500,9 +535,9 @@ ngx_http_zoll_strip_key_args(ngx_http_request_t *r)
 }
 
 
-/* Rebuilds the header list without the client's key headers, and the query
- * string without "key" arguments, so that no proxy configuration can pass
- * the client's key on by mistake. */
+/* Rebuilds the header list without the client's key headers (and the
+ * subject assertion), and the query string without "key" arguments, so that
+ * no proxy configuration can pass the client's key on by mistake. */
 
 static ngx_int_t
 ngx_http_zoll_strip_keys(ngx_http_request_t *r,
@@ -540,7 +575,9 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r,
             i = 0;
         }
 
-        if (ngx_http_zoll_is_key_header(&h[i])) {
+        if (ngx_http_zoll_is_key_header(&h[i])
+            || ngx_http_zoll_is_subject_header(&h[i]))
+        {
             continue;
         }
 
@@ -567,17 +604,14 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r,
 }
 
 
-static ngx_str_t
-ngx_http_zoll_client_addr(ngx_http_request_t *r, ngx_http_zoll_log_t *zl)
+/* The client's address as nginx sees it after realip (set_real_ip_from
+ * trusts only the proxies it names): family 4 or 6, a v4-mapped address
+ * as IPv4; 0 for a unix socket. */
+
+static int
+ngx_http_zoll_sockaddr(ngx_http_request_t *r, const unsigned char **a)
 {
-    int                   family;
-    size_t                len;
-    u_char               *buf;
-    ngx_str_t             s = ngx_null_string;
-    const unsigned char  *a;
     struct sockaddr_in   *sin;
-    zoll_day_key_t        k, *key = NULL;
-    zoll_client_addr_e    mode;
 #if (NGX_HAVE_INET6)
     struct sockaddr_in6  *sin6;
 #endif
@@ -586,25 +620,43 @@ ngx_http_zoll_client_addr(ngx_http_request_t *r, ngx_http_zoll_log_t *zl)
 
     case AF_INET:
         sin = (struct sockaddr_in *) r->connection->sockaddr;
-        a = (const unsigned char *) &sin->sin_addr.s_addr;
-        family = 4;
-        break;
+        *a = (const unsigned char *) &sin->sin_addr.s_addr;
+        return 4;
 
 #if (NGX_HAVE_INET6)
     case AF_INET6:
         sin6 = (struct sockaddr_in6 *) r->connection->sockaddr;
-        a = sin6->sin6_addr.s6_addr;
-        family = 6;
+        *a = sin6->sin6_addr.s6_addr;
 
         if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-            a += 12;
-            family = 4;
+            *a += 12;
+            return 4;
         }
 
-        break;
+        return 6;
 #endif
 
     default:
+        *a = NULL;
+        return 0;
+    }
+}
+
+
+static ngx_str_t
+ngx_http_zoll_client_addr(ngx_http_request_t *r, ngx_http_zoll_log_t *zl)
+{
+    int                   family;
+    size_t                len;
+    u_char               *buf;
+    ngx_str_t             s = ngx_null_string;
+    const unsigned char  *a;
+    zoll_day_key_t        k, *key = NULL;
+    zoll_client_addr_e    mode;
+
+    family = ngx_http_zoll_sockaddr(r, &a);
+
+    if (family == 0) {
         /* unix socket: there is no address to protect */
         ngx_str_set(&s, "unix");
         return s;
@@ -894,6 +946,67 @@ ngx_http_zoll_get_ctx(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_zoll_module);
 
     return ctx;
+}
+
+
+/*
+ * Where the data subject is: the client address (after realip) in the
+ * GeoIP database, and the application's X-Zoll-Subject-Country, which the
+ * engine lets only narrow the tenant's rules.  NGX_DECLINED: the header is
+ * not one country code (400).
+ */
+
+static ngx_int_t
+ngx_http_zoll_locate(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
+    zoll_subject_t *s)
+{
+    int                   family;
+    char                  err[ZOLL_ERR_LEN];
+    ngx_uint_t            i, n = 0;
+    ngx_list_part_t      *part;
+    ngx_table_elt_t      *h;
+    const unsigned char  *a;
+
+    family = ngx_http_zoll_sockaddr(r, &a);
+    zoll_subject_locate(zmcf->policy, zmcf->geo, family, a, s, err,
+                        sizeof(err));
+
+    if (s->lookup == ZOLL_GEO_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "zoll: %s; requests follow their tenant's strictest "
+                      "rule", err);
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (!ngx_http_zoll_is_subject_header(&h[i])) {
+            continue;
+        }
+
+        if (++n > 1
+            || zoll_subject_assert(zmcf->policy, s,
+                                   (const char *) h[i].value.data,
+                                   h[i].value.len)
+               != 0)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1388,6 +1501,7 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
     u_char                      why[256];
     ngx_int_t                   rc;
     zoll_status_e               status;
+    zoll_subject_t              subject;
     ngx_http_zoll_ctx_t        *ctx;
     const zoll_tenant_t        *t;
     ngx_http_zoll_loc_conf_t   *zlcf;
@@ -1448,7 +1562,16 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
                                     ctx->auth_error);
     }
 
-    status = zoll_route(zmcf->policy, t, zlcf->sp, &ctx->d);
+    if (ngx_http_zoll_locate(r, zmcf, &subject) != NGX_OK) {
+        ctx->d.subject = subject;
+        ctx->d.has_subject = 1;
+        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_BAD_REQUEST,
+                                    "X-Zoll-Subject-Country must be sent "
+                                    "once, as an ISO 3166-1 alpha-2 country "
+                                    "code such as \"DE\"");
+    }
+
+    status = zoll_route(zmcf->policy, t, zlcf->sp, &subject, &ctx->d);
 
     if (status != ZOLL_OK) {
         return ngx_http_zoll_refuse(r, zmcf, ctx, status, NULL);
@@ -1753,6 +1876,17 @@ ngx_http_zoll_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         len = ngx_sprintf(buf, "%ui", ctx->redactions) - buf;
         s = (const char *) buf;
         break;
+
+    /* known once decided, on refusals too; the country, never the
+     * address */
+    case NGX_HTTP_ZOLL_VAR_SUBJECT_COUNTRY:
+        s = (ctx->d.has_subject && ctx->d.subject.country[0])
+            ? ctx->d.subject.country : NULL;
+        break;
+
+    case NGX_HTTP_ZOLL_VAR_SUBJECT_AREA:
+        s = ctx->d.has_subject ? zoll_area_name(ctx->d.subject.area) : NULL;
+        break;
     }
 
     if (s == NULL) {
@@ -1918,6 +2052,54 @@ ngx_http_zoll_transfer_log(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static void
+ngx_http_zoll_cleanup_geoip(void *data)
+{
+    zoll_geoip_free(data);
+}
+
+
+/* opened at configuration time: a missing or unreadable database fails
+ * nginx -t and a reload (which then keeps the old configuration) */
+
+static char *
+ngx_http_zoll_geoip(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_zoll_main_conf_t *zmcf = conf;
+
+    char                 err[ZOLL_ERR_LEN];
+    ngx_str_t           *value, path;
+    ngx_pool_cleanup_t  *cln;
+
+    if (zmcf->geoip) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zmcf->geoip = zoll_geoip_open((const char *) path.data, err, sizeof(err));
+    if (zmcf->geoip == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zoll_geoip: %s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_zoll_cleanup_geoip;
+    cln->data = zmcf->geoip;
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_zoll(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -2035,6 +2217,9 @@ ngx_http_zoll_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     zmcf->log.policy = zmcf->policy;
+
+    /* nginx's database, where it names one, else the policy's */
+    zmcf->geo = zmcf->geoip ? zmcf->geoip : zoll_policy_geoip(zmcf->policy);
 
     zmcf->request_id_index = ngx_http_get_variable_index(cf, &request_id);
     if (zmcf->request_id_index == NGX_ERROR) {

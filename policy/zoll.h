@@ -33,6 +33,18 @@ typedef enum {
 } zoll_residency_e;
 
 
+/* Where the data subject is, by the policy's country lists; the order is
+ * the order of the tenant's "subjects" rules. */
+typedef enum {
+    ZOLL_AREA_EEA = 0,
+    ZOLL_AREA_ADEQUACY,            /* a country with a standing adequacy
+                                      decision */
+    ZOLL_AREA_OTHER,
+    ZOLL_AREA_UNKNOWN,             /* not located */
+    ZOLL_AREA_N
+} zoll_area_e;
+
+
 typedef enum {
     ZOLL_API_OPENAI = 0,
     ZOLL_API_ANTHROPIC,
@@ -134,7 +146,11 @@ typedef struct {
 
 typedef struct {
     const char                  *id;
-    zoll_residency_e             residency;
+    zoll_residency_e             residency;   /* the widest it allows */
+    /* the residency for a subject in each area, never wider than
+     * residency; all equal to residency unless the tenant has "subjects" */
+    zoll_residency_e             subjects[ZOLL_AREA_N];
+    int                          has_subjects;
     const zoll_profile_t        *profile;
     char                        *pseudonym_key;   /* NULL if unused */
     unsigned char              (*key_hashes)[ZOLL_SHA256_LEN];
@@ -167,6 +183,64 @@ const zoll_subprocessor_t *zoll_policy_subprocessor(const zoll_policy_t *p,
 const zoll_tenant_t *zoll_policy_tenant_by_id(const zoll_policy_t *p,
     const char *id);
 int zoll_policy_is_eea(const zoll_policy_t *p, const char *country);
+
+/* GeoIP: where the data subject is.
+ *
+ * A MaxMind DB (GeoIP2/GeoLite2 Country or City layout, "country" ->
+ * "iso_code") is opened at configuration time, by the policy's
+ * "geoip.database" or by a connector (nginx's zoll_geoip directive).  It
+ * is immutable and may be shared.  A lookup first checks that the file is
+ * still the one that was opened: if it was changed, removed or made
+ * unreadable the lookup fails (ZOLL_GEO_ERROR) and routing follows the
+ * tenant's strictest rule. */
+
+typedef struct zoll_geoip_s  zoll_geoip_t;
+
+typedef enum {
+    ZOLL_GEO_OFF = 0,        /* no database configured */
+    ZOLL_GEO_FOUND,
+    ZOLL_GEO_NOT_FOUND,      /* no country for the address */
+    ZOLL_GEO_ERROR,          /* the database cannot be used */
+    ZOLL_GEO_GIVEN           /* the caller named the country (zollctl) */
+} zoll_geo_e;
+
+typedef struct {
+    zoll_geo_e    lookup;
+    char          country[3];      /* "" unless found; never the address */
+    zoll_area_e   area;
+    char          asserted[3];     /* the application's assertion, or "" */
+    zoll_area_e   asserted_area;
+} zoll_subject_t;
+
+zoll_geoip_t *zoll_geoip_open(const char *path, char *err, size_t errlen);
+void zoll_geoip_free(zoll_geoip_t *g);
+/* the policy's own database, or NULL */
+const zoll_geoip_t *zoll_policy_geoip(const zoll_policy_t *p);
+
+/* Locates a subject by address (family 4 or 6, network byte order) in g
+ * (NULL: no database, lookup "off").  On ZOLL_GEO_ERROR err says why, for
+ * the connector's error log. */
+void zoll_subject_locate(const zoll_policy_t *p, const zoll_geoip_t *g,
+    int family, const unsigned char *addr, zoll_subject_t *s, char *err,
+    size_t errlen);
+
+/* A subject the caller places in country (zollctl explain --country):
+ * -1 if it is not an ISO 3166-1 alpha-2 code. */
+int zoll_subject_in(const zoll_policy_t *p, zoll_subject_t *s,
+    const char *country);
+
+/* The application's assertion of the subject's country (X-Zoll-Subject-
+ * Country): two letters, any case.  -1 if it is not a country code.  An
+ * assertion can only narrow the tenant's rules, never widen them. */
+int zoll_subject_assert(const zoll_policy_t *p, zoll_subject_t *s,
+    const char *value, size_t len);
+
+/* EEA, adequacy (a decision whose basis is not suspended), other, or
+ * unknown for NULL / "" */
+zoll_area_e zoll_policy_area(const zoll_policy_t *p, const char *country);
+const char *zoll_area_name(zoll_area_e a);
+const char *zoll_geo_name(zoll_geo_e g);
+
 
 /* The tenant whose key hashes to SHA-256(key), or NULL.  Every stored hash
  * is compared in constant time, so timing tells nothing about the key. */
@@ -208,15 +282,22 @@ typedef struct {
                                                    that lists none */
     const char                 *credential;
     int                         third_country;
+    zoll_residency_e            residency;      /* the one that applied */
+    int                         has_subject;    /* subject below is set */
+    zoll_subject_t              subject;
     char                        reason[ZOLL_REASON_LEN];
 } zoll_decision_t;
 
 /* Decides where a request of tenant t for subprocessor sp may go: the first
- * region, in the tenant's (else the policy's) order, that the tenant's
- * residency mode allows and that has a non-suspended legal basis.  d->reason
- * explains the outcome, region by region, for logs, errors and zollctl. */
+ * region, in the tenant's (else the policy's) order, that the residency
+ * mode allows and that has a non-suspended legal basis.  The mode is the
+ * tenant's residency narrowed by its rule for the subject's area (s may be
+ * NULL: not located), by its rule for an asserted area, and, when the
+ * GeoIP database failed, by its strictest rule.  d->reason explains the
+ * outcome, region by region, for logs, errors and zollctl. */
 zoll_status_e zoll_route(const zoll_policy_t *p, const zoll_tenant_t *t,
-    const zoll_subprocessor_t *sp, zoll_decision_t *d);
+    const zoll_subprocessor_t *sp, const zoll_subject_t *s,
+    zoll_decision_t *d);
 
 
 /* Keys: "zk_" + 43 base64url characters (256 random bits) */

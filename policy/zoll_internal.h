@@ -55,6 +55,7 @@ struct zoll_policy_s {
     size_t                neea;
     zoll_adequacy_t      *adequacy;
     size_t                nadequacy;
+    zoll_geoip_t         *geoip;       /* "geoip.database", or NULL */
     zoll_subprocessor_t  *sps;
     size_t                nsps;
     zoll_tenant_t        *tenants;
@@ -112,6 +113,9 @@ void zoll_load_vfail(char *err, size_t errlen, const char *prefix,
 
 /* supplementary_measures, data_categories, sent_in_clear, redactions */
 void zoll_redaction_record(const zoll_redactor_t *rd, zoll_buf_t *b);
+
+/* an ISO 3166-1 alpha-2 code (two capitals) */
+int zoll_is_country(const char *s);
 
 const zoll_legal_basis_t *zoll_adequacy_basis(const zoll_policy_t *p,
     const char *country, const zoll_legal_basis_t *basis);

@@ -287,7 +287,7 @@ zoll_get_id(zoll_load_t *ld, json_t *obj, const char *path, const char **out)
 }
 
 
-static int
+int
 zoll_is_country(const char *s)
 {
     return strlen(s) == 2 && s[0] >= 'A' && s[0] <= 'Z'
@@ -1539,11 +1539,98 @@ zoll_load_tenant_redaction(zoll_load_t *ld, json_t *o, const char *p,
 
 
 static int
+zoll_residency(zoll_load_t *ld, const char *path, const char *name,
+    zoll_residency_e *out)
+{
+    zoll_residency_e  r;
+
+    for (r = ZOLL_RESIDENCY_EEA_ONLY; r <= ZOLL_RESIDENCY_ANY; r++) {
+        if (strcmp(name, zoll_residency_name(r)) == 0) {
+            *out = r;
+            return 0;
+        }
+    }
+
+    return zoll_fail(ld, path, "must be one of eea_only, adequate, any");
+}
+
+
+/*
+ * "subjects": the residency for a data subject in each area (by GeoIP or
+ * the application's assertion).  Without it the subject's location does
+ * not matter to the tenant.  With it, an area it leaves out gets the
+ * strictest mode, eea_only, and no rule may be wider than the tenant's
+ * "residency", which stays the most the tenant ever allows.
+ */
+
+static int
+zoll_load_subjects(zoll_load_t *ld, json_t *o, const char *p,
+    zoll_tenant_t *t)
+{
+    /* in the order of zoll_area_e */
+    static const char *const  keys[] = {
+        "eea", "adequacy", "other", "unknown", NULL
+    };
+
+    char         q[ZOLL_PATH_LEN], r[ZOLL_PATH_LEN];
+    json_t      *subj;
+    unsigned     a;
+    const char  *name;
+
+    subj = json_object_get(o, "subjects");
+
+    for (a = 0; a < ZOLL_AREA_N; a++) {
+        t->subjects[a] = subj ? ZOLL_RESIDENCY_EEA_ONLY : t->residency;
+    }
+
+    if (subj == NULL) {
+        return 0;
+    }
+
+    zoll_path(q, p, "subjects");
+
+    if (!json_is_object(subj)) {
+        return zoll_fail(ld, q, "must be an object");
+    }
+
+    if (zoll_check_keys(ld, subj, q, keys) != 0) {
+        return -1;
+    }
+
+    t->has_subjects = 1;
+
+    for (a = 0; a < ZOLL_AREA_N; a++) {
+        if (zoll_get_str(ld, subj, q, keys[a], 0, &name) != 0) {
+            return -1;
+        }
+
+        if (name == NULL) {
+            continue;
+        }
+
+        zoll_path(r, q, keys[a]);
+
+        if (zoll_residency(ld, r, name, &t->subjects[a]) != 0) {
+            return -1;
+        }
+
+        if (t->subjects[a] > t->residency) {
+            return zoll_fail(ld, r, "\"%s\" is wider than the tenant's "
+                             "residency \"%s\"", name,
+                             zoll_residency_name(t->residency));
+        }
+    }
+
+    return 0;
+}
+
+
+static int
 zoll_load_tenant(zoll_load_t *ld, json_t *o, const char *p, zoll_tenant_t *t)
 {
     static const char *const  keys[] = {
-        "id", "name", "keys", "residency", "subprocessors", "objections",
-        "redaction", "pseudonym_key_file", NULL
+        "id", "name", "keys", "residency", "subjects", "subprocessors",
+        "objections", "redaction", "pseudonym_key_file", NULL
     };
 
     char                  q[ZOLL_PATH_LEN];
@@ -1571,21 +1658,11 @@ zoll_load_tenant(zoll_load_t *ld, json_t *o, const char *p, zoll_tenant_t *t)
         return zoll_fail(ld, p, "duplicate tenant id \"%s\"", t->id);
     }
 
-    if (strcmp(res, "eea_only") == 0) {
-        t->residency = ZOLL_RESIDENCY_EEA_ONLY;
+    zoll_path(q, p, "residency");
 
-    } else if (strcmp(res, "adequate") == 0) {
-        t->residency = ZOLL_RESIDENCY_ADEQUATE;
-
-    } else if (strcmp(res, "any") == 0) {
-        t->residency = ZOLL_RESIDENCY_ANY;
-
-    } else {
-        zoll_path(q, p, "residency");
-        return zoll_fail(ld, q, "must be one of eea_only, adequate, any");
-    }
-
-    if (zoll_load_keys(ld, o, p, t) != 0
+    if (zoll_residency(ld, q, res, &t->residency) != 0
+        || zoll_load_subjects(ld, o, p, t) != 0
+        || zoll_load_keys(ld, o, p, t) != 0
         || zoll_load_tenant_redaction(ld, o, p, t) != 0)
     {
         return -1;
@@ -1878,13 +1955,50 @@ zoll_load_logging_section(zoll_load_t *ld, json_t *o, zoll_log_conf_t *lc)
 }
 
 
+/* "geoip": {"database": FILE}, relative to the policy; opened here so
+ * that a missing or unreadable database fails zollctl check and nginx -t */
+
+static int
+zoll_load_geoip(zoll_load_t *ld, json_t *root)
+{
+    static const char *const  keys[] = { "database", NULL };
+
+    char         full[ZOLL_FILE_PATH_LEN], err[ZOLL_ERR_LEN];
+    json_t      *g;
+    const char  *db;
+
+    g = json_object_get(root, "geoip");
+    if (g == NULL) {
+        return 0;
+    }
+
+    if (!json_is_object(g)) {
+        return zoll_fail(ld, "$.geoip", "must be an object");
+    }
+
+    if (zoll_check_keys(ld, g, "$.geoip", keys) != 0
+        || zoll_get_str(ld, g, "$.geoip", "database", 1, &db) != 0
+        || zoll_policy_relative(ld, "$.geoip.database", db, full) != 0)
+    {
+        return -1;
+    }
+
+    ld->policy->geoip = zoll_geoip_open(full, err, sizeof(err));
+    if (ld->policy->geoip == NULL) {
+        return zoll_fail(ld, "$.geoip.database", "%s", err);
+    }
+
+    return 0;
+}
+
+
 zoll_policy_t *
 zoll_policy_parse(const char *json, size_t len, const char *base_dir,
     char *err, size_t errlen)
 {
     static const char *const  keys[] = {
         "version", "policy_id", "as_of", "legal_bases", "countries",
-        "subprocessors", "redaction", "tenants", "logging", NULL
+        "geoip", "subprocessors", "redaction", "tenants", "logging", NULL
     };
 
     json_t         *root, *ver;
@@ -1932,6 +2046,7 @@ zoll_policy_parse(const char *json, size_t len, const char *base_dir,
         || zoll_get_str(&ld, root, "$", "as_of", 0, &id) != 0
         || zoll_load_bases(&ld, root) != 0
         || zoll_load_countries(&ld, root) != 0
+        || zoll_load_geoip(&ld, root) != 0
         || zoll_load_subprocessors(&ld, root) != 0
         || zoll_load_redaction(&ld, root) != 0
         || zoll_load_tenants(&ld, root) != 0
@@ -2084,6 +2199,7 @@ zoll_policy_free(zoll_policy_t *p)
     free(p->bases);
     free(p->eea);
     free(p->adequacy);
+    zoll_geoip_free(p->geoip);
     free(p->profiles);
     free(p->pnodes);
     zoll_rules_free(p->rules);
@@ -2104,6 +2220,13 @@ const char *
 zoll_policy_digest(const zoll_policy_t *p)
 {
     return p->digest;
+}
+
+
+const zoll_geoip_t *
+zoll_policy_geoip(const zoll_policy_t *p)
+{
+    return p->geoip;
 }
 
 

@@ -64,6 +64,33 @@ zoll_record_basis(zoll_buf_t *b, const zoll_legal_basis_t *lb)
 }
 
 
+/* where the subject is: its country only, never the address */
+
+static void
+zoll_record_subject(zoll_buf_t *b, const zoll_decision_t *d)
+{
+    const zoll_subject_t  *s = &d->subject;
+
+    if (!d->has_subject) {
+        zoll_buf_raw(b, "null", 4);
+        return;
+    }
+
+    zoll_buf_cstr(b, "{\"country\":");
+    zoll_buf_json_cstr(b, s->country[0] ? s->country : NULL);
+    zoll_buf_cstr(b, ",\"area\":");
+    zoll_buf_json_cstr(b, zoll_area_name(s->area));
+    zoll_buf_cstr(b, ",\"lookup\":");
+    zoll_buf_json_cstr(b, zoll_geo_name(s->lookup));
+    zoll_buf_cstr(b, ",\"asserted\":");
+    zoll_buf_json_cstr(b, s->asserted[0] ? s->asserted : NULL);
+    zoll_buf_cstr(b, ",\"residency\":");
+    zoll_buf_json_cstr(b, d->tenant ? zoll_residency_name(d->residency)
+                                    : NULL);
+    zoll_buf_cstr(b, "}");
+}
+
+
 size_t
 zoll_record_decision(const zoll_policy_t *p, const zoll_request_info_t *ri,
     const zoll_decision_t *d, char *buf, size_t cap)
@@ -79,6 +106,8 @@ zoll_record_decision(const zoll_policy_t *p, const zoll_request_info_t *ri,
     zoll_buf_cstr(&b, ",\"residency\":");
     zoll_buf_json_cstr(&b, d->tenant ? zoll_residency_name(d->tenant->residency)
                                      : NULL);
+    zoll_buf_cstr(&b, ",\"subject\":");
+    zoll_record_subject(&b, d);
     zoll_buf_cstr(&b, ",\"subprocessor\":{\"id\":");
     zoll_buf_json_cstr(&b, sp ? sp->id : NULL);
     zoll_buf_cstr(&b, ",\"legal_name\":");

@@ -125,9 +125,10 @@ zoll_region_basis(const zoll_policy_t *p, const zoll_tenant_t *t,
     *ok = 0;
     eea = zoll_policy_is_eea(p, r->country);
 
-    if (!eea && t->residency == ZOLL_RESIDENCY_EEA_ONLY) {
-        zoll_reason(d, "region \"%s\" (%s): outside the EEA, tenant "
-                    "residency is eea_only", r->id, r->country);
+    if (!eea && d->residency == ZOLL_RESIDENCY_EEA_ONLY) {
+        zoll_reason(d, "region \"%s\" (%s): outside the EEA, %s "
+                    "residency is eea_only", r->id, r->country,
+                    d->residency == t->residency ? "tenant" : "subject's");
         return NULL;
     }
 
@@ -146,7 +147,7 @@ zoll_region_basis(const zoll_policy_t *p, const zoll_tenant_t *t,
             continue;
         }
 
-        if (!eea && t->residency == ZOLL_RESIDENCY_ADEQUATE
+        if (!eea && d->residency == ZOLL_RESIDENCY_ADEQUATE
             && zoll_adequacy_basis(p, r->country, b) == NULL)
         {
             continue;
@@ -160,10 +161,11 @@ zoll_region_basis(const zoll_policy_t *p, const zoll_tenant_t *t,
         zoll_reason(d, "region \"%s\" (%s): no legal basis left", r->id,
                     r->country);
 
-    } else if (t->residency == ZOLL_RESIDENCY_ADEQUATE) {
+    } else if (d->residency == ZOLL_RESIDENCY_ADEQUATE) {
         zoll_reason(d, "region \"%s\" (%s): no adequacy decision among its "
-                    "legal bases, tenant residency is adequate", r->id,
-                    r->country);
+                    "legal bases, %s residency is adequate", r->id,
+                    r->country,
+                    d->residency == t->residency ? "tenant" : "subject's");
 
     } else {
         zoll_reason(d, "region \"%s\" (%s): no usable legal basis", r->id,
@@ -174,9 +176,71 @@ zoll_region_basis(const zoll_policy_t *p, const zoll_tenant_t *t,
 }
 
 
+static zoll_residency_e
+zoll_narrow(zoll_residency_e a, zoll_residency_e b)
+{
+    return a < b ? a : b;     /* the enum runs from strictest to widest */
+}
+
+
+/* The tenant's residency narrowed by its rules for where the subject is:
+ * the located area, an asserted area (which can only narrow), and on a
+ * GeoIP failure the strictest rule the tenant has.  The reason starts with
+ * how the subject was placed, for tenants whose rules depend on it. */
+
+static zoll_residency_e
+zoll_subject_residency(const zoll_tenant_t *t, const zoll_subject_t *s,
+    zoll_decision_t *d)
+{
+    unsigned          a;
+    zoll_residency_e  m = t->residency;
+
+    if (s == NULL) {
+        return m;
+    }
+
+    if (s->lookup == ZOLL_GEO_ERROR) {
+        for (a = 0; a < ZOLL_AREA_N; a++) {
+            m = zoll_narrow(m, t->subjects[a]);
+        }
+
+    } else {
+        m = zoll_narrow(m, t->subjects[s->area]);
+    }
+
+    if (s->asserted[0]) {
+        m = zoll_narrow(m, t->subjects[s->asserted_area]);
+    }
+
+    if (!t->has_subjects) {
+        return m;
+    }
+
+    if (s->country[0]) {
+        zoll_reason(d, "subject located in %s (%s)", s->country,
+                    zoll_area_name(s->area));
+
+    } else {
+        zoll_reason(d, "subject location unknown (GeoIP %s%s)",
+                    zoll_geo_name(s->lookup),
+                    s->lookup == ZOLL_GEO_ERROR ? ": strictest rule" : "");
+    }
+
+    if (s->asserted[0]) {
+        zoll_reason(d, ", asserted %s (%s)", s->asserted,
+                    zoll_area_name(s->asserted_area));
+    }
+
+    zoll_reason(d, ": residency %s; ", zoll_residency_name(m));
+
+    return m;
+}
+
+
 zoll_status_e
 zoll_route(const zoll_policy_t *p, const zoll_tenant_t *t,
-    const zoll_subprocessor_t *sp, zoll_decision_t *d)
+    const zoll_subprocessor_t *sp, const zoll_subject_t *s,
+    zoll_decision_t *d)
 {
     size_t                     i, n;
     int                        ok;
@@ -187,6 +251,12 @@ zoll_route(const zoll_policy_t *p, const zoll_tenant_t *t,
     memset(d, 0, sizeof(zoll_decision_t));
     d->tenant = t;
     d->sp = sp;
+    d->residency = t->residency;
+
+    if (s) {
+        d->subject = *s;
+        d->has_subject = 1;
+    }
 
     for (i = 0; i < t->nobjections; i++) {
         if (t->objections[i] == sp) {
@@ -209,6 +279,7 @@ zoll_route(const zoll_policy_t *p, const zoll_tenant_t *t,
         return d->status = ZOLL_ERR_NOT_ENABLED;
     }
 
+    d->residency = zoll_subject_residency(t, s, d);
     n = g->regions ? g->nregions : sp->nregions;
 
     for (i = 0; i < n; i++) {
@@ -251,7 +322,7 @@ zoll_route(const zoll_policy_t *p, const zoll_tenant_t *t,
         /* a reason cut at ZOLL_REASON_LEN still leads with the verdict */
         if (snprintf(d->reason, sizeof(d->reason), "no lawful route for "
                      "tenant \"%s\" (residency %s) to \"%s\": %s", t->id,
-                     zoll_residency_name(t->residency), sp->id, why) < 0)
+                     zoll_residency_name(d->residency), sp->id, why) < 0)
         {
             d->reason[0] = '\0';
         }

@@ -43,6 +43,11 @@ Try (acme_eu may only use EEA endpoints, globex_any may go to the US):
 
   tail -n1 {rel(gw.transfer_log)}
 
+Where the data subject is (hooli_geo; 127.0.0.1 is a trusted proxy, the
+generated GeoIP database places 127.1.0.0/16 in DE, 127.2.0.0/16 in US):
+add -H "X-Forwarded-For: 127.1.0.5" (EU endpoint only) or 127.2.0.5 (US,
+under the DPF), and -H "X-Zoll-Subject-Country: DE" to narrow further.
+
 Official SDKs: base URL https://127.0.0.1:{gw.https_port}/openai/v1 (OpenAI) or
 https://127.0.0.1:{gw.https_port}/anthropic (Anthropic), NODE_EXTRA_CA_CERTS={rel(RUN / 'ca.pem')}.
 

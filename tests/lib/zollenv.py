@@ -47,6 +47,25 @@ def make_certs(certs_dir):
                     str(certs_dir)], check=True, stdout=subprocess.DEVNULL)
 
 
+# The loopback ranges the test GeoIP database places in countries
+# (tests/lib/mkgeoip.pl); 127.0.0.1 itself is in no country, and 127.5/16
+# is in the database without one.
+GEOIP_TEST_NETWORKS = {
+    "127.1.0.0/16": "DE", "127.2.0.0/16": "US", "127.3.0.0/16": "GB",
+    "127.4.0.0/16": "CN", "127.5.0.0/16": "",
+}
+
+
+def make_geoip(path, networks=None):
+    """Writes a MaxMind DB mapping networks ({"CIDR": "CC"}) to countries;
+    generated, never committed."""
+    subprocess.run(["perl", str(ROOT / "tests/lib/mkgeoip.pl"), str(path),
+                    *(f"{n}={c}" for n, c in
+                      (networks or GEOIP_TEST_NETWORKS).items())],
+                   check=True)
+    return Path(path)
+
+
 def render(template, out, values):
     text = Path(template).read_text()
     for k, v in values.items():
@@ -211,15 +230,17 @@ class Gateway:
         return ctx
 
     def request(self, method, path, body=None, headers=None, tls=True,
-                context=None):
-        """One request on a fresh connection: (status, headers, body)."""
+                context=None, source=None):
+        """One request on a fresh connection: (status, headers, body);
+        source: the client's own loopback address (e.g. "127.1.0.9")."""
+        src = (source, 0) if source else None
         if tls:
             conn = http.client.HTTPSConnection(
                 "127.0.0.1", self.https_port, timeout=30,
-                context=context or self.ssl_context())
+                context=context or self.ssl_context(), source_address=src)
         else:
             conn = http.client.HTTPConnection("127.0.0.1", self.http_port,
-                                              timeout=30)
+                                              timeout=30, source_address=src)
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
         hdrs = {"Content-Type": "application/json"} if body else {}
@@ -249,10 +270,18 @@ def start_demo(run_dir, eu_port=9441, us_port=9442, https_port=8443,
     shutil.copy(CONFIG / "demo/keys.env", run_dir / "keys.env")
     mocks = [Mock("eu", eu_port, run_dir, run_dir / "upstream-eu.log"),
              Mock("us", us_port, run_dir, run_dir / "upstream-us.log")]
+    # a generated GeoIP database; 127.0.0.1 is the trusted proxy whose
+    # X-Forwarded-For places the subject (try 127.1.0.5, DE, or 127.2.0.5,
+    # US, as hooli_geo)
+    make_geoip(run_dir / "geoip.mmdb")
+    geo = (f"zoll_geoip {run_dir / 'geoip.mmdb'};\n"
+           "set_real_ip_from 127.0.0.1;\n"
+           "real_ip_header X-Forwarded-For;\n")
     try:
         gw = Gateway(run_dir, run_dir, policy or CONFIG / "demo/policy.json",
                      eu_port, us_port, https_port, http_port,
-                     transfer_log=run_dir / "transfer.log").start()
+                     transfer_log=run_dir / "transfer.log",
+                     extra=geo).start()
     except Exception:
         for m in mocks:
             m.stop()

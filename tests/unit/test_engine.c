@@ -4,6 +4,7 @@
  *
  *   build/test_engine                       from the repository root
  *   ZOLL_TEST_DATA=/path/to/tests/unit/data build/test_engine
+ *   ZOLL_TEST_GEOIP=/path/to/test.mmdb build/test_engine
  */
 
 #include "zt.h"
@@ -22,6 +23,7 @@ main(void)
     failed += zt_hs_cache_tests();
     failed += zt_redact_tests();
     failed += zt_chain_tests();
+    failed += zt_geoip_tests();
 
     return failed ? 1 : 0;
 }

@@ -71,7 +71,7 @@ test_load_minimal_policy(void **state)
     assert_false(zoll_policy_log(p)->signing);
 
     /* an EEA region may list no legal basis: the route then has none */
-    assert_int_equal(zoll_route(p, zt_tenant(p, "t"), sp, &d), ZOLL_OK);
+    assert_int_equal(zoll_route(p, zt_tenant(p, "t"), sp, NULL, &d), ZOLL_OK);
     assert_ptr_equal(d.region, r);
     assert_null(d.basis);
     assert_false(d.third_country);

@@ -60,7 +60,7 @@ static void
 zt_rec_route(zt_rec_t *r, const char *tenant, zoll_status_e want)
 {
     assert_int_equal(zoll_route(r->policy, zt_tenant(r->policy, tenant),
-                                r->ri.sp, &r->d), want);
+                                r->ri.sp, NULL, &r->d), want);
 }
 
 

@@ -1172,7 +1172,7 @@ zt_record(zt_red_t *r, const char *tenant, const zoll_redactor_t *rd)
 
     sp = zt_sp(r->policy, "llm");
     assert_int_equal(zoll_route(r->policy, zt_tenant(r->policy, tenant), sp,
-                                &d), ZOLL_OK);
+                                NULL, &d), ZOLL_OK);
 
     memset(&ri, 0, sizeof(ri));
     ri.time_ms = 1700000000123;
