@@ -21,22 +21,6 @@
                      "\"other\": \"any\", \"unknown\": \"eea_only\"}"
 
 
-static int
-zt_setup(void **state)
-{
-    *state = zt_load_base();
-    return *state ? 0 : -1;
-}
-
-
-static int
-zt_teardown(void **state)
-{
-    zoll_policy_free(*state);
-    return 0;
-}
-
-
 static const char *
 zt_geoip_path(void)
 {
@@ -435,6 +419,6 @@ zt_geoip_tests(void)
         cmocka_unit_test(test_geoip_route_defaults),
     };
 
-    return cmocka_run_group_tests_name("geoip", tests, zt_setup,
-                                       zt_teardown);
+    return cmocka_run_group_tests_name("geoip", tests,
+                                       zt_setup_base, zt_teardown_policy);
 }

@@ -18,22 +18,6 @@
 #define ZT_SCC_SUSPENDED  "legal_bases[2].suspended"
 
 
-static int
-zt_setup(void **state)
-{
-    *state = zt_load_base();
-    return *state ? 0 : -1;
-}
-
-
-static int
-zt_teardown(void **state)
-{
-    zoll_policy_free(*state);
-    return 0;
-}
-
-
 /* routes tenant to subprocessor and checks the status */
 
 static void
@@ -417,6 +401,6 @@ zt_route_tests(void)
         cmocka_unit_test(test_tenant_lookup_demo_keys),
     };
 
-    return cmocka_run_group_tests_name("route", tests, zt_setup,
-                                       zt_teardown);
+    return cmocka_run_group_tests_name("route", tests,
+                                       zt_setup_base, zt_teardown_policy);
 }

@@ -38,6 +38,10 @@ const char *zt_data(const char *name);
 /* the base policy, loaded as a file */
 zoll_policy_t *zt_load_base(void);
 
+/* cmocka group fixtures: *state is the base policy */
+int zt_setup_base(void **state);
+int zt_teardown_policy(void **state);
+
 /* the base policy as a jansson tree, for editing */
 json_t *zt_base(void);
 

@@ -41,6 +41,22 @@ zt_load_base(void)
 }
 
 
+int
+zt_setup_base(void **state)
+{
+    *state = zt_load_base();
+    return *state ? 0 : -1;
+}
+
+
+int
+zt_teardown_policy(void **state)
+{
+    zoll_policy_free(*state);
+    return 0;
+}
+
+
 json_t *
 zt_base(void)
 {
