@@ -477,6 +477,8 @@ zoll_rules_t *zoll_rules_load(const char *dir, const char *cache_dir,
  * databases came from it */
 const char *zoll_rules_cache_note(const zoll_rules_t *rs, unsigned *hits);
 void zoll_rules_free(zoll_rules_t *rs);
+/* the rules; prefiltered: how many are searched only where Vectorscan or
+ * a gate points (the others are searched over the whole text) */
 size_t zoll_rules_count(const zoll_rules_t *rs, size_t *prefiltered);
 const char *zoll_rule_id(const zoll_rules_t *rs, unsigned rule);
 const char *zoll_rule_entity(const zoll_rules_t *rs, unsigned rule);

@@ -71,6 +71,11 @@ struct zoll_policy_s {
 };
 
 
+/* SWAR: a byte repeated in all eight bytes of a word, and the high bits */
+#define ZOLL_ONES   0x0101010101010101ULL
+#define ZOLL_HIGHS  0x8080808080808080ULL
+
+
 /* A bounded writer that keeps counting past its capacity, so callers learn
  * the size they need (snprintf-style) without a second formatting pass. */
 
@@ -151,6 +156,20 @@ typedef struct {
     char                *alt;           /* "(?:w1|w2|...)" for Vectorscan */
 } zoll_list_t;
 
+/* Where the scanner runs a rule's PCRE2 pattern (rules/README.md,
+ * "gate"): around the ends of its Vectorscan prefilter's matches, around
+ * its context words, or around runs of digits. */
+
+typedef enum {
+    ZOLL_GATE_PREFILTER = 0,
+    ZOLL_GATE_CONTEXT,
+    ZOLL_GATE_DIGITS
+} zoll_gate_e;
+
+/* A digit run: ASCII digits, each at most this many bytes after the one
+ * before; the widest gap inside a rule's match ("+49 / (030)") fits. */
+#define ZOLL_DIGIT_GAP  4
+
 typedef struct {
     const char          *id;
     const char          *pack;          /* file name, for errors */
@@ -171,6 +190,12 @@ typedef struct {
     unsigned             som:1;         /* matches start where a prefilter
                                            match starts */
     unsigned             ctx_required:1;
+    unsigned             jit:1;         /* re is JIT-compiled */
+    zoll_gate_e          gate;
+    unsigned             gate_digits;   /* ZOLL_GATE_DIGITS: a match holds
+                                           a run of this many digits */
+    unsigned             gate_lead;     /* and starts at most this many
+                                           bytes before its first digit */
     zoll_validator_pt    validate;
     int                  priority;
     size_t               max_len;
@@ -192,6 +217,9 @@ struct zoll_rules_s {
     zoll_list_t         *lists;
     size_t               nlists;
     hs_database_t       *db;           /* NULL if no rule could go in */
+    unsigned            *digit_rules;  /* the rules gated by digit runs */
+    size_t               ndigit_rules;
+    unsigned             digit_min;    /* the fewest digits they need */
     zoll_hs_cache_t      cache;        /* dir only while loading */
     size_t               max_groups;
 };

@@ -198,8 +198,6 @@ zoll_bad(zoll_redactor_t *rd, zoll_status_e s, size_t at, const char *what)
 
 /* Strings */
 
-#define ZOLL_ONES   0x0101010101010101ULL
-#define ZOLL_HIGHS  0x8080808080808080ULL
 
 /* Eight bytes that are plain ASCII, no '"', no '\\', no control: the
  * common case, checked a word at a time. */
@@ -215,6 +213,21 @@ zoll_plain8(const unsigned char *p)
 
     return (((q - ZOLL_ONES) & ~q) | ((b - ZOLL_ONES) & ~b) | c | v)
            & ZOLL_HIGHS ? 0 : 1;
+}
+
+
+/* the character after a backslash of a two-character escape */
+
+static int
+zoll_simple_escape(unsigned char c)
+{
+    switch (c) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r':
+    case 't':
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 
@@ -334,7 +347,7 @@ zoll_string_end(zoll_redactor_t *rd, size_t *pos, int *esc)
                             "invalid JSON: unterminated string");
         }
 
-        if (strchr("\"\\/bfnrt", p[1]) != NULL && p[1] != '\0') {
+        if (zoll_simple_escape(p[1])) {
             p += 2;
             continue;
         }

@@ -632,7 +632,7 @@ zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
     }
 
     /* without JIT the scan is many times slower, but still correct */
-    (void) pcre2_jit_compile(rule->re, PCRE2_JIT_COMPLETE);
+    rule->jit = pcre2_jit_compile(rule->re, PCRE2_JIT_COMPLETE) == 0;
 
     group = pcre2_substring_number_from_name(rule->re, (PCRE2_SPTR) "pii");
     rule->group = group > 0 ? (unsigned) group : 0;
@@ -653,21 +653,129 @@ zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
 }
 
 
+/* "gate": where the scanner runs the rule instead of around the matches
+ * of a Vectorscan prefilter (rules/README.md).  "context": around the
+ * rule's required context words, which Vectorscan finds as literals.
+ * {"digits": N, "lead": L}: around every run of at least N digits (each
+ * at most ZOLL_DIGIT_GAP bytes after the one before), for matches that
+ * start at most L bytes before the first digit of such a run; the scanner
+ * finds the runs itself in one pass, so a pack of number rules costs one
+ * pass instead of one automaton each. */
+
+static int
+zoll_rule_gate(zoll_rload_t *ld, json_t *g, const char *path,
+    zoll_rule_t *rule, const char *prefilter)
+{
+    static const char *const  keys[] = { "digits", "lead", NULL };
+    long                      n;
+
+    if (g == NULL) {
+        return 0;
+    }
+
+    if (prefilter != NULL || rule->som) {
+        return zoll_rfail(ld, path, "\"gate\" replaces \"prefilter\" and "
+                          "\"starts_with_prefilter\": give one or the other");
+    }
+
+    if (json_is_string(g) && strcmp(json_string_value(g), "context") == 0) {
+        if (!rule->ctx_required) {
+            return zoll_rfail(ld, path, "\"gate\": \"context\" needs "
+                              "\"context.required\": true");
+        }
+
+        rule->gate = ZOLL_GATE_CONTEXT;
+        return 0;
+    }
+
+    if (!json_is_object(g)) {
+        return zoll_rfail(ld, path, "\"gate\" must be \"context\" or "
+                          "{\"digits\": N, \"lead\": L}");
+    }
+
+    if (zoll_rcheck_keys(ld, g, path, keys) != 0
+        || zoll_rint(ld, g, path, "digits", 1, 64, 0, &n) != 0)
+    {
+        return -1;
+    }
+
+    if (n == 0) {
+        return zoll_rfail(ld, path, "\"gate.digits\" is required");
+    }
+
+    rule->gate_digits = (unsigned) n;
+
+    if (zoll_rint(ld, g, path, "lead", 0, (long) rule->max_len, 0, &n) != 0) {
+        return -1;
+    }
+
+    rule->gate_lead = (unsigned) n;
+    rule->gate = ZOLL_GATE_DIGITS;
+    return 0;
+}
+
+
+/* The context words as one Vectorscan alternation of literals, every byte
+ * escaped: matched ASCII-caselessly, byte for byte, as zoll_scan.c's
+ * context check compares them. */
+
+static char *
+zoll_context_alternation(zoll_rload_t *ld, const char *path,
+    const zoll_rule_t *rule)
+{
+    char        *alt, *p;
+    size_t       i, len;
+    const char  *w;
+
+    len = 4;
+
+    for (i = 0; i < rule->nctx_words; i++) {
+        len += 4 * strlen(rule->ctx_words[i]) + 1;
+    }
+
+    alt = malloc(len);
+    if (alt == NULL) {
+        zoll_rfail(ld, path, "out of memory");
+        return NULL;
+    }
+
+    p = alt;
+    *p++ = '(';
+    *p++ = '?';
+    *p++ = ':';
+
+    for (i = 0; i < rule->nctx_words; i++) {
+        if (i) {
+            *p++ = '|';
+        }
+
+        for (w = rule->ctx_words[i]; *w; w++) {
+            p += sprintf(p, "\\x%02x", (unsigned char) *w);
+        }
+    }
+
+    *p++ = ')';
+    *p = '\0';
+    return alt;
+}
+
+
 static int
 zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
     zoll_rule_t *rule)
 {
     static const char *const  keys[] = {
         "id", "entity", "pattern", "prefilter", "starts_with_prefilter",
-        "flags", "validator", "priority", "max_len", "context", "examples",
-        "description", NULL
+        "flags", "validator", "priority", "max_len", "context", "gate",
+        "examples", "description", NULL
     };
 
-    int          e;
+    int          e, rc;
     json_t      *som;
     long         n;
     size_t       i;
     json_t      *ex;
+    char        *alt;
     const char  *s, *entity, *pattern, *validator, *prefilter;
 
     if (!json_is_object(o)) {
@@ -779,9 +887,23 @@ zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
 
     if (zoll_rule_flags(ld, json_object_get(o, "flags"), path, rule) != 0
         || zoll_rule_context(ld, json_object_get(o, "context"), path, rule)
-           != 0)
+           != 0
+        || zoll_rule_gate(ld, json_object_get(o, "gate"), path, rule,
+                          prefilter) != 0)
     {
         return -1;
+    }
+
+    if (rule->gate == ZOLL_GATE_CONTEXT) {
+        alt = zoll_context_alternation(ld, path, rule);
+        if (alt == NULL) {
+            return -1;
+        }
+
+        rule->hs_flags = HS_FLAG_CASELESS;    /* bytes, not UTF-8 */
+        rc = zoll_rule_compile(ld, path, rule, pattern, alt);
+        free(alt);
+        return rc;
     }
 
     return zoll_rule_compile(ld, path, rule, pattern,
@@ -951,6 +1073,36 @@ zoll_pack_names(zoll_rload_t *ld)
 }
 
 
+/* The rules gated by digit runs, for the scanner's one pass over them. */
+
+static int
+zoll_rules_digits(zoll_rload_t *ld)
+{
+    size_t         i;
+    zoll_rules_t  *rs = ld->rules;
+
+    rs->digit_rules = calloc(rs->nrules + 1, sizeof(unsigned));
+    if (rs->digit_rules == NULL) {
+        ld->file = NULL;
+        return zoll_rfail(ld, "$", "out of memory");
+    }
+
+    rs->digit_min = 64 + 1;
+
+    for (i = 0; i < rs->nrules; i++) {
+        if (rs->rules[i].gate == ZOLL_GATE_DIGITS) {
+            rs->digit_rules[rs->ndigit_rules++] = (unsigned) i;
+
+            if (rs->rules[i].gate_digits < rs->digit_min) {
+                rs->digit_min = rs->rules[i].gate_digits;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
 /* One Vectorscan database over every rule, in prefilter mode: it may report
  * ends where PCRE2 then finds nothing, never the other way round.  A rule it
  * rejects is left out and scanned by PCRE2 alone. */
@@ -979,8 +1131,12 @@ zoll_rules_db(zoll_rload_t *ld)
         return zoll_rfail(ld, "$", "out of memory");
     }
 
+    /* digit-gated rules need no automaton; a context gate is literals,
+     * whatever the pattern's flags */
     for (i = 0; i < rs->nrules; i++) {
-        rs->rules[i].in_db = !rs->rules[i].extended;
+        r = &rs->rules[i];
+        r->in_db = r->gate == ZOLL_GATE_CONTEXT
+                   || (r->gate == ZOLL_GATE_PREFILTER && !r->extended);
     }
 
     failed = 0;
@@ -1023,7 +1179,9 @@ zoll_rules_db(zoll_rload_t *ld)
              * know */
             r = &rs->rules[ids[cerr->expression]];
             ld->file = r->pack;
-            snprintf(q, sizeof(q), "$.%s.prefilter", r->id);
+            snprintf(q, sizeof(q), "$.%s.%s", r->id,
+                     r->gate == ZOLL_GATE_CONTEXT ? "context.words"
+                                                  : "prefilter");
             failed = zoll_rfail(ld, q, "Vectorscan: %s", cerr->message);
 
         } else {
@@ -1263,7 +1421,9 @@ zoll_rules_load(const char *dir, const char *cache_dir, char *err,
         }
     }
 
-    if (zoll_rules_db(&ld) != 0 || zoll_rules_examples(&ld) != 0) {
+    if (zoll_rules_digits(&ld) != 0 || zoll_rules_db(&ld) != 0
+        || zoll_rules_examples(&ld) != 0)
+    {
         goto failed;
     }
 
@@ -1309,6 +1469,7 @@ zoll_rules_free(zoll_rules_t *rs)
     free(rs->lists);
 
     hs_free_database(rs->db);
+    free(rs->digit_rules);
     free(rs->rules);
     free(rs->names);
     json_decref(rs->packs);
@@ -1325,7 +1486,8 @@ zoll_rules_count(const zoll_rules_t *rs, size_t *prefiltered)
         *prefiltered = 0;
 
         for (i = 0; i < rs->nrules; i++) {
-            *prefiltered += rs->rules[i].in_db;
+            *prefiltered += rs->rules[i].in_db
+                            || rs->rules[i].gate == ZOLL_GATE_DIGITS;
         }
     }
 

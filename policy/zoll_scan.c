@@ -20,6 +20,15 @@
  * the report.  PCRE2's offset limit ends each search at the report, so
  * the text after it is read only as far as a match needs.  Rules
  * Vectorscan could not take are scanned by PCRE2 over the whole text.
+ *
+ * Gates (rules/README.md) replace a rule's automaton where one would cost
+ * more than it saves: a rule gated by context has Vectorscan report its
+ * context words (literals, nearly free) and is searched in the window
+ * around each; a rule gated by digits is searched around the runs of
+ * digits that one pass of the scanner's own finds, which is how number
+ * rules (phones, cards, ids), each a class-led automaton costing a
+ * fraction of a nanosecond per byte of any text, cost nearly nothing on
+ * text without long digit runs.
  */
 
 #define _GNU_SOURCE          /* qsort_r */
@@ -370,8 +379,12 @@ zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
     pcre2_set_offset_limit(sc->mctx, upto);
 
     while (pos <= upto && pos < lim) {
-        rc = pcre2_match(r->re, sc->text, lim, pos, PCRE2_NO_UTF_CHECK,
-                         sc->md, sc->mctx);
+        /* the JIT's own entry skips pcre2_match()'s argument checks, a
+         * good part of the cost of a search in a short window */
+        rc = r->jit ? pcre2_jit_match(r->re, sc->text, lim, pos, 0, sc->md,
+                                      sc->mctx)
+                    : pcre2_match(r->re, sc->text, lim, pos,
+                                  PCRE2_NO_UTF_CHECK, sc->md, sc->mctx);
 
         if (rc == PCRE2_ERROR_NOMATCH) {
             /* No match starts in [pos, upto].  A rule whose window began
@@ -420,45 +433,169 @@ zoll_char_start(const zoll_scanner_t *sc, size_t i)
 }
 
 
+static int zoll_window(zoll_scanner_t *sc, unsigned ri, size_t ws,
+    size_t upto);
+
+
 static int
 zoll_on_report(unsigned int id, unsigned long long from,
     unsigned long long to, unsigned int flags, void *ctx)
 {
-    size_t              ws, lim;
+    size_t              ws, upto, back;
     zoll_scanner_t     *sc = ctx;
     const zoll_rule_t  *r = &sc->rules->rules[id];
 
     (void) flags;
 
-    /* a match containing this report starts at most max_len before it
-     * and ends at most max_len after it; another max_len past that lets
-     * the pattern's lookaheads see what they would in the whole text.
-     * Starts already examined for this rule are not searched again, so
-     * dense reports cost one pass, not one window each. */
-    if ((sc->only >= 0 && id != (unsigned) sc->only)
-        || to < sc->examined[id])
-    {
+    /* a match containing the end of a prefilter match starts at most
+     * max_len before it.  Starts already examined for this rule are not
+     * searched again, so dense reports cost one pass, not one window
+     * each. */
+    if (sc->only >= 0 && id != (unsigned) sc->only) {
         return 0;
     }
 
-    if (r->som) {
+    if (r->gate == ZOLL_GATE_CONTEXT) {
+        /* a context word ending at "to" vouches for a match whose span
+         * ends at most a window before it or starts at most a window
+         * after it (zoll_context) */
+        back = r->ctx_window + r->max_len;
+        ws = to > back ? to - back : 0;
+        upto = to + r->ctx_window;
+
+    } else if (r->som) {
         ws = from;              /* the leftmost start of a prefilter match */
+        upto = to;
+
     } else {
         ws = to > r->max_len ? to - r->max_len : 0;
+        upto = to;
     }
 
-    if (ws < sc->examined[id]) {
-        ws = sc->examined[id];
-    }
-
-    lim = to + 2 * r->max_len < sc->len ? to + 2 * r->max_len : sc->len;
-
-    if (zoll_match_range(sc, id, zoll_char_start(sc, ws), to,
-                         zoll_char_start(sc, lim))
-        != 0)
-    {
+    if (zoll_window(sc, id, ws, upto) != 0) {
         sc->failed = 1;
         return 1;
+    }
+
+    return 0;
+}
+
+
+/* Searches rule ri for matches starting in [ws, upto], after the starts
+ * it has examined already; a match ends at most max_len after its start,
+ * and another max_len past that lets the pattern's lookaheads see what
+ * they would in the whole text. */
+
+static int
+zoll_window(zoll_scanner_t *sc, unsigned ri, size_t ws, size_t upto)
+{
+    size_t              lim;
+    const zoll_rule_t  *r = &sc->rules->rules[ri];
+
+    if (ws < sc->examined[ri]) {
+        ws = sc->examined[ri];
+    }
+
+    if (upto >= sc->len) {
+        upto = sc->len - 1;
+    }
+
+    if (ws > upto) {
+        return 0;
+    }
+
+    lim = upto + 2 * r->max_len < sc->len ? upto + 2 * r->max_len : sc->len;
+
+    return zoll_match_range(sc, ri, zoll_char_start(sc, ws), upto,
+                            zoll_char_start(sc, lim));
+}
+
+
+/* The digit gate (rules/README.md): one pass finds the runs of digits,
+ * each digit at most ZOLL_DIGIT_GAP bytes after the one before, and a rule
+ * gated by N digits with lead L searches the starts from L bytes before a
+ * run of N or more digits to its last digit.  Most text holds few such
+ * runs, so number rules cost about one memchr() over it. */
+
+static int
+zoll_is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+
+/* The first digit at or after i, eight bytes at a time: a word without
+ * any byte in ['0', '9'] is skipped whole (bytes >= 0x80 never count). */
+
+static size_t
+zoll_next_digit(const unsigned char *t, size_t i, size_t len)
+{
+    uint64_t  x, lo7;
+
+    for ( /* void */ ; i + 8 <= len; i += 8) {
+        memcpy(&x, t + i, 8);
+        lo7 = x & (ZOLL_ONES * 0x7f);
+
+        /* the high bit of each byte b < 0x80 with 0x2f < b < 0x3a */
+        if (((ZOLL_ONES * (0x7f + 0x3a) - lo7) & ~x
+             & (lo7 + ZOLL_ONES * (0x7f - 0x2f)) & ZOLL_HIGHS) != 0)
+        {
+            break;
+        }
+    }
+
+    while (i < len && !zoll_is_digit(t[i])) {
+        i++;
+    }
+
+    return i;
+}
+
+
+static int
+zoll_scan_digits(zoll_scanner_t *sc)
+{
+    size_t              i, j, first, last, n, k, lead;
+    unsigned            ri;
+    const zoll_rule_t  *r;
+    const zoll_rules_t *rs = sc->rules;
+    const unsigned char *t = sc->text;
+
+    i = zoll_next_digit(t, 0, sc->len);
+
+    while (i < sc->len) {
+        first = last = i;
+        n = 1;
+
+        for (j = i + 1; j < sc->len && j - last <= ZOLL_DIGIT_GAP + 1; j++) {
+            if (zoll_is_digit(t[j])) {
+                last = j;
+                n++;
+            }
+        }
+
+        i = zoll_next_digit(t, j, sc->len);
+
+        if (n < rs->digit_min) {
+            continue;
+        }
+
+        for (k = 0; k < rs->ndigit_rules; k++) {
+            ri = rs->digit_rules[k];
+            r = &rs->rules[ri];
+
+            if (n < r->gate_digits
+                || (sc->only >= 0 && ri != (unsigned) sc->only))
+            {
+                continue;
+            }
+
+            lead = first > r->gate_lead ? first - r->gate_lead : 0;
+
+            if (zoll_window(sc, ri, lead, last) != 0) {
+                return -1;
+            }
+        }
     }
 
     return 0;
@@ -595,13 +732,20 @@ zoll_scan_all(zoll_scanner_t *sc, const unsigned char *text, size_t len)
         }
     }
 
+    if (sc->mode != ZOLL_SCAN_PCRE_ONLY && rs->ndigit_rules
+        && zoll_scan_digits(sc) != 0)
+    {
+        return -1;
+    }
+
     for (i = 0; i < rs->nrules; i++) {
         if (sc->only >= 0 && i != (size_t) sc->only) {
             continue;
         }
 
-        if (sc->mode == ZOLL_SCAN_PCRE_ONLY || rs->db == NULL
-            || !rs->rules[i].in_db)
+        if (sc->mode == ZOLL_SCAN_PCRE_ONLY
+            || (rs->rules[i].gate != ZOLL_GATE_DIGITS
+                && (rs->db == NULL || !rs->rules[i].in_db)))
         {
             if (zoll_match_range(sc, (unsigned) i, 0, len, len) != 0) {
                 return -1;

@@ -798,6 +798,56 @@ test_scan_starts_with_prefilter(void **state)
 }
 
 
+/* Gates (rules/README.md).  A rule gated by digits is searched only around
+ * runs of digits, each at most ZOLL_DIGIT_GAP (4) bytes after the one
+ * before, from "lead" bytes before a run's first digit to its last; a
+ * match inside a run that began earlier is found.  A rule gated by context
+ * is searched only around its context words, at both ends of the window.
+ * The gates are real: a pair five spaces apart is no digit run, so the
+ * prefiltered scan does not look there while PCRE2 alone finds it (which
+ * is why every example runs through both paths at load). */
+
+static void
+test_scan_gates(void **state)
+{
+    size_t           pf;
+    zoll_rules_t    *rs;
+    zoll_scanner_t  *sc;
+
+    (void) state;
+
+    rs = zt_rules("rules_gate");
+
+    assert_int_equal(zoll_rules_count(rs, &pf), 3);
+    assert_int_equal(pf, 3);
+
+    zt_expect(rs, "x 123    456 y", "pair[2,12)");
+    zt_expect(rs, "1 2 3 4 5 ++123456 and 12.3 ++654321",
+              "plus[10,18) plus[28,36)");
+    zt_expect(rs, "++12345 ++1234567 x++123456", "plus[19,27)");
+
+    zt_expect(rs, "ref:      XYX", "ref[10,13)");
+    zt_expect(rs, "ref:       XYX", "");
+    zt_expect(rs, "XYX      REF:", "ref[0,3)");
+    zt_expect(rs, "XYX       ref:", "");
+    zt_expect(rs, "ref: XXX ref: YYY ref: XYX XXX", "ref[5,8) ref[14,17) "
+              "ref[23,26) ref[27,30)");
+
+    sc = zoll_scanner_new(rs, 0);
+    assert_non_null(sc);
+    assert_string_equal(zt_scan_len(sc, rs, "x 123     456 y", 15), "");
+    zoll_scanner_free(sc);
+
+    sc = zoll_scanner_new(rs, ZOLL_SCAN_PCRE_ONLY);
+    assert_non_null(sc);
+    assert_string_equal(zt_scan_len(sc, rs, "x 123     456 y", 15),
+                        "pair[2,13)");
+    zoll_scanner_free(sc);
+
+    zoll_rules_free(rs);
+}
+
+
 /* A pattern that backtracks past the match limit fails the scan (and the
  * request with it); it must not report "nothing found".  The scanner
  * works normally for the next text. */
@@ -886,6 +936,18 @@ static const zt_bad_pack_t  zt_bad_packs[] = {
     /* a prefilter is written for Vectorscan: if it refuses one, say so */
     { "test_pack_prefilter_refused", "rules_bad_prefilter",
       "bad.json: $.bearer.prefilter: Vectorscan: ", 1 },
+
+    /* a digit gate whose lead is one byte short of "++": the example
+     * catches it */
+    { "test_pack_gate_lead_too_short", "rules_bad_gate_lead",
+      "bad.json: $.plus.examples.match[0]: \"[[++123456]]\" must match "
+      "exactly the marked span (prefiltered)", 0 },
+    { "test_pack_gate_and_prefilter", "rules_bad_gate_prefilter",
+      "bad.json: $.rules[0]: \"gate\" replaces \"prefilter\" and "
+      "\"starts_with_prefilter\": give one or the other", 0 },
+    { "test_pack_gate_context_not_required", "rules_bad_gate_context",
+      "bad.json: $.rules[0]: \"gate\": \"context\" needs "
+      "\"context.required\": true", 0 },
 
     /* the parser's own words after the position */
     { "test_pack_invalid_json", "rules_bad_json",
@@ -1007,6 +1069,7 @@ zt_rules_tests(void)
         cmocka_unit_test(test_scan_max_len),
         cmocka_unit_test(test_rules_not_prefiltered),
         cmocka_unit_test(test_scan_starts_with_prefilter),
+        cmocka_unit_test(test_scan_gates),
         cmocka_unit_test(test_scan_match_limit_fails_closed),
         cmocka_unit_test(test_pack_directory_errors),
         cmocka_unit_test(test_pack_examples_unknown_key),

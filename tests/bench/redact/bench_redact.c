@@ -465,8 +465,8 @@ main(int argc, char **argv)
            in.chat_text);
     printf("mixed chat body: %zu bytes (%zu of pasted files, %zu of "
            "corpus text)\n", in.mixed_len, in.mixed_paste, in.mixed_corpus);
-    printf("rules: %zu, %zu of them prefiltered by Vectorscan\n", nrules,
-           npre);
+    printf("rules: %zu, %zu of them prefiltered (Vectorscan or a gate)\n",
+           nrules, npre);
 
     mem = measure(&b, "memchr", in.bytes, secs);
     scan = measure(&b, "scan", in.bytes, secs);
