@@ -196,23 +196,49 @@ zoll_bad(zoll_redactor_t *rd, zoll_status_e s, size_t at, const char *what)
 }
 
 
+/* How much of a member's key and colon its value is scanned with: enough
+ * for any context window, bounded against a key padded with megabytes of
+ * white space before its value. */
+#define ZOLL_KEY_CONTEXT  128
+
+
 /* Strings */
 
 
-/* Eight bytes that are plain ASCII, no '"', no '\\', no control: the
- * common case, checked a word at a time. */
-static int
-zoll_plain8(const unsigned char *p)
+/* The first byte at or after p that a JSON string cannot hold as it is
+ * ('"', '\\', a control character) or, with high, that starts a UTF-8
+ * sequence: eight bytes at a time, the common case.  Within a word the
+ * lowest flagged byte is exact (a borrow only ever flags bytes above a
+ * real one), so its index comes from the trailing zeros. */
+
+static const unsigned char *
+zoll_next_special(const unsigned char *p, const unsigned char *end, int high)
 {
-    uint64_t  v, q, b, c;
+    uint64_t  v, q, b, m;
 
-    memcpy(&v, p, 8);
-    q = v ^ (ZOLL_ONES * '"');
-    b = v ^ (ZOLL_ONES * '\\');
-    c = (v - ZOLL_ONES * 0x20) & ~v;
+    for ( /* void */ ; end - p >= 8; p += 8) {
+        memcpy(&v, p, 8);
+        q = v ^ (ZOLL_ONES * '"');
+        b = v ^ (ZOLL_ONES * '\\');
+        m = (((q - ZOLL_ONES) & ~q) | ((b - ZOLL_ONES) & ~b)
+             | ((v - ZOLL_ONES * 0x20) & ~v) | (high ? v : 0)) & ZOLL_HIGHS;
 
-    return (((q - ZOLL_ONES) & ~q) | ((b - ZOLL_ONES) & ~b) | c | v)
-           & ZOLL_HIGHS ? 0 : 1;
+        if (m) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll(m) >> 3);
+#else
+            break;
+#endif
+        }
+    }
+
+    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20
+           && !(high && *p >= 0x80))
+    {
+        p++;
+    }
+
+    return p;
 }
 
 
@@ -306,9 +332,7 @@ zoll_string_end(zoll_redactor_t *rd, size_t *pos, int *esc)
     *esc = 0;
 
     for ( ;; ) {
-        while (end - p >= 8 && zoll_plain8(p)) {
-            p += 8;
-        }
+        p = zoll_next_special(p, end, 1);
 
         if (p == end) {
             return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, rd->len,
@@ -323,11 +347,6 @@ zoll_string_end(zoll_redactor_t *rd, size_t *pos, int *esc)
         if (*p < 0x20) {
             return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, p - rd->in,
                             "invalid JSON: control character in a string");
-        }
-
-        if (*p < 0x80 && *p != '\\') {
-            p++;
-            continue;
         }
 
         if (*p >= 0x80) {
@@ -406,22 +425,23 @@ zoll_put_utf8(unsigned char *o, unsigned c)
 }
 
 
-/* Decodes a validated string body [s, e) (quotes excluded) into rd->dec.
- * Decoding never grows a string, so e - s bytes always suffice. */
+/* Decodes a validated string body [s, e) (quotes excluded) into rd->dec
+ * from offset at on, after at bytes the caller put there; *n: the decoded
+ * text's end.  Decoding never grows a string, so e - s bytes suffice. */
 
 static int
-zoll_decode(zoll_redactor_t *rd, size_t s, size_t e, size_t *n)
+zoll_decode(zoll_redactor_t *rd, size_t at, size_t s, size_t e, size_t *n)
 {
     size_t                m;
     unsigned              u, l;
     unsigned char        *o;
     const unsigned char  *p, *q, *end;
 
-    if (zoll_grow(&rd->dec, &rd->dcap, e - s + 1) != 0) {
+    if (zoll_grow(&rd->dec, &rd->dcap, at + e - s + 1) != 0) {
         return -1;
     }
 
-    o = rd->dec;
+    o = rd->dec + at;
     end = rd->in + e;
 
     for (p = rd->in + s; p < end; ) {
@@ -474,11 +494,7 @@ zoll_out_escaped(zoll_redactor_t *rd, const unsigned char *p, size_t n)
     const unsigned char  *end = p + n;
 
     while (p < end) {
-        for (run = 0; p + run < end && p[run] >= 0x20 && p[run] != '"'
-                      && p[run] != '\\'; run++)
-        {
-            /* void */
-        }
+        run = zoll_next_special(p, end, 0) - p;
 
         if (run && zoll_out(rd, p, run) != 0) {
             return -1;
@@ -724,46 +740,61 @@ static int
 zoll_out_text(zoll_redactor_t *rd, const unsigned char *p, size_t n,
     uint64_t *h)
 {
-    *h = zoll_fnv64(*h, p, n);
+    if (h) {
+        *h = zoll_fnv64(*h, p, n);
+    }
+
     return zoll_out_escaped(rd, p, n);
 }
 
 
 /* Scans the text [s, e) of a string (quotes excluded) or of a number
  * and, if anything in it is to be replaced, writes the body up to it and
- * its new text; a number becomes a string.  key, if not NULL, receives the
- * text as forwarded (its hash) and whether it changed. */
+ * its new text; a number becomes a string.  The pre bytes of the body
+ * before s (a member's key, as it came: '"tel": ') are scanned with it as
+ * context only: spans there are the key's own and are not replaced, so
+ * '{"tel": 4915123456789}' finds what "Tel. 4915123456789" would.  key,
+ * if not NULL, receives the text as forwarded (its hash) and whether it
+ * changed. */
 
 static zoll_status_e
-zoll_text(zoll_redactor_t *rd, size_t s, size_t e, int esc, int number,
-    zoll_key_t *key)
+zoll_text(zoll_redactor_t *rd, size_t pre, size_t s, size_t e, int esc,
+    int number, zoll_key_t *key)
 {
     char                  buf[ZOLL_REPLACEMENT_LEN];
     size_t                i, n, at, change, tlen, rlen;
-    uint64_t              h;
+    uint64_t              h, *hp;
     unsigned              op;
+    zoll_span_t           sp;
     const zoll_span_t    *spans;
     const unsigned char  *text, *rtext;
 
     if (esc) {
-        if (zoll_decode(rd, s, e, &n) != 0) {
+        if (zoll_grow(&rd->dec, &rd->dcap, pre) != 0
+            || (memcpy(rd->dec, rd->in + s - pre, pre),
+                zoll_decode(rd, pre, s, e, &tlen) != 0))
+        {
             return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
         }
         text = rd->dec;
 
     } else {
-        text = rd->in + s;
-        n = e - s;
+        text = rd->in + s - pre;
+        tlen = e - s + pre;
     }
 
-    tlen = n;
-
-    if (zoll_scan(rd->sc, text, tlen, &spans, &i) != 0) {
+    if (zoll_scan(rd->sc, text, tlen, &spans, &n) != 0) {
         return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s,
                         "a string could not be scanned completely");
     }
 
-    n = i;
+    /* spans are sorted and do not overlap: the key's own ones come first,
+     * and one reaching into the value counts from the value's start */
+    while (n && spans[0].end <= pre) {
+        spans++;
+        n--;
+    }
+
     change = 0;
 
     for (i = 0; i < n; i++) {
@@ -782,7 +813,7 @@ zoll_text(zoll_redactor_t *rd, size_t s, size_t e, int esc, int number,
 
     if (change == 0 || rd->blocked) {
         if (key) {
-            key->hash = zoll_fnv64(ZOLL_FNV64_INIT, text, tlen);
+            key->hash = zoll_fnv64(ZOLL_FNV64_INIT, text + pre, tlen - pre);
             key->changed = 0;
         }
 
@@ -799,21 +830,25 @@ zoll_text(zoll_redactor_t *rd, size_t s, size_t e, int esc, int number,
         return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
     }
 
-    at = 0;
+    at = pre;
     h = ZOLL_FNV64_INIT;
+    hp = key ? &h : NULL;       /* only keys are compared */
 
     for (i = 0; i < n; i++) {
-        if (zoll_out_text(rd, text + at, spans[i].start - at, &h) != 0
-            || zoll_replace(rd, &spans[i], text, buf, &rtext, &rlen) != 0
-            || zoll_out_text(rd, rtext, rlen, &h) != 0)
+        sp = spans[i];
+        sp.start = sp.start < pre ? pre : sp.start;
+
+        if (zoll_out_text(rd, text + at, sp.start - at, hp) != 0
+            || zoll_replace(rd, &sp, text, buf, &rtext, &rlen) != 0
+            || zoll_out_text(rd, rtext, rlen, hp) != 0)
         {
             return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
         }
 
-        at = spans[i].end;
+        at = sp.end;
     }
 
-    if (zoll_out_text(rd, text + at, tlen - at, &h) != 0
+    if (zoll_out_text(rd, text + at, tlen - at, hp) != 0
         || (number && zoll_out(rd, "\"", 1) != 0))
     {
         return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
@@ -892,7 +927,7 @@ zoll_key(zoll_redactor_t *rd, zoll_level_t *l, size_t s, size_t e, int esc)
     k = &rd->keys[rd->nkeys++];
     k->changed = 0;
 
-    rc = zoll_text(rd, s, e, esc, 0, k);
+    rc = zoll_text(rd, 0, s, e, esc, 0, k);
 
     l->dirty |= k->changed;
     return rc;
@@ -947,7 +982,7 @@ zoll_path_member(zoll_redactor_t *rd, const zoll_level_t *l, size_t s,
         return zoll_path_step(l->node, rd->in + s, e - s);
     }
 
-    if (zoll_decode(rd, s, e, &n) != 0) {
+    if (zoll_decode(rd, 0, s, e, &n) != 0) {
         return NULL;            /* scan it: the safe side */
     }
 
@@ -1035,7 +1070,7 @@ static zoll_status_e
 zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
 {
     int                   state, esc, skip;
-    size_t                pos, s, depth;
+    size_t                pos, s, depth, kstart, pre;
     unsigned char         c;
     zoll_level_t         *l;
     zoll_status_e         rc;
@@ -1045,6 +1080,7 @@ zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
     state = ZOLL_J_VALUE;
     pos = 0;
     depth = 0;
+    kstart = 0;
     l = NULL;           /* the innermost open container */
     node = rd->policy->structural[api];     /* the next value's path */
 
@@ -1096,12 +1132,21 @@ zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
 
             skip = node != NULL && node->structural;
 
+            /* a member's key, as it came, is its value's context */
+            pre = 0;
+
+            if (depth > 0 && l->c == '{') {
+                pre = pos - kstart;
+                pre = pre < ZOLL_KEY_CONTEXT ? pre : ZOLL_KEY_CONTEXT;
+            }
+
             if (c == '"') {
                 s = pos;
                 rc = zoll_string_end(rd, &pos, &esc);
 
                 if (rc == ZOLL_OK && !skip) {
-                    rc = zoll_text(rd, s + 1, pos - 1, esc, 0, NULL);
+                    rc = zoll_text(rd, pre + 1, s + 1, pos - 1, esc, 0,
+                                   NULL);
                 }
 
             } else if (c == '-' || (c >= '0' && c <= '9')) {
@@ -1109,7 +1154,7 @@ zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
                 rc = zoll_number(rd, &pos);
 
                 if (rc == ZOLL_OK && !skip) {
-                    rc = zoll_text(rd, s, pos, 0, 1, NULL);
+                    rc = zoll_text(rd, pre, s, pos, 0, 1, NULL);
                 }
 
             } else {
@@ -1135,6 +1180,7 @@ zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
             }
 
             s = pos;
+            kstart = s;
             rc = zoll_string_end(rd, &pos, &esc);
             if (rc != ZOLL_OK) {
                 return rc;

@@ -796,6 +796,36 @@ zoll_valid_phone(const unsigned char *p, size_t len)
 
 
 /*
+ * An E.164 number written as bare digits, without "+" or "00" (a phone
+ * number stored as a JSON number: 4915123456789): 8 to 15 digits, a
+ * country code never starts with 0, and not one digit repeated.
+ */
+
+int
+zoll_valid_e164_digits(const unsigned char *p, size_t len)
+{
+    size_t  i;
+    int     same = 1;
+
+    if (len < 8 || len > 15 || p[0] == '0') {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!zoll_is_digit(p[i])) {
+            return 0;
+        }
+
+        if (p[i] != p[0]) {
+            same = 0;
+        }
+    }
+
+    return !same;
+}
+
+
+/*
  * US Social Security Number, "AAA-GG-SSSS", with spaces or without
  * separators: the SSA never issues area 000, 666 or 900-999, group 00 or
  * serial 0000; 078-05-1120 (the Woolworth wallet card) and 219-09-9999 (an
@@ -1255,6 +1285,7 @@ static const struct {
     { "ipv4", zoll_valid_ipv4 },
     { "ipv6", zoll_valid_ipv6 },
     { "phone", zoll_valid_phone },
+    { "e164_digits", zoll_valid_e164_digits },
     { "us_ssn", zoll_valid_us_ssn },
     { "date", zoll_valid_date },
     { "email", zoll_valid_email },

@@ -31,6 +31,7 @@ int zoll_valid_de_vat_id(const unsigned char *p, size_t len);
 int zoll_valid_ipv4(const unsigned char *p, size_t len);
 int zoll_valid_ipv6(const unsigned char *p, size_t len);
 int zoll_valid_phone(const unsigned char *p, size_t len);
+int zoll_valid_e164_digits(const unsigned char *p, size_t len);
 int zoll_valid_us_ssn(const unsigned char *p, size_t len);
 int zoll_valid_date(const unsigned char *p, size_t len);
 int zoll_valid_email(const unsigned char *p, size_t len);

@@ -518,6 +518,25 @@ test_redact_numbers(void **state)
     /* a structural key's number is not scanned, like its string */
     zt_expect(r, "t_eea", "{\"id\":86095742719}", NULL);
 
+    /* a member's key is its value's context: a phone number as a bare
+     * number or digit string next to "phone" or "tel", escaped or not;
+     * the same digits elsewhere are a number like any other */
+    zt_expect(r, "t_eea",
+              "{\"phone\": 4915123456789, \"tel\":\"0301234567\","
+              "\"fax\":\"49301\\u00323456\",\"order\":4915123456789,"
+              "\"items\":[4915123456789]}",
+              "{\"phone\": \"[PHONE]\", \"tel\":\"[PHONE]\","
+              "\"fax\":\"[PHONE]\",\"order\":4915123456789,"
+              "\"items\":[4915123456789]}");
+    assert_int_equal(zt_found(r, "PHONE"), 3);
+
+    /* the key's own finding is the key's: found and replaced there once,
+     * not in the value it gives context to */
+    zt_expect(r, "t_eea", "{\"anna@example.de\":\"tel 0301234567\"}",
+              "{\"[EMAIL]\":\"tel [PHONE]\"}");
+    assert_int_equal(zt_found(r, "EMAIL"), 1);
+    assert_int_equal(zt_found(r, "PHONE"), 1);
+
     zt_red_free(r);
 }
 
@@ -621,6 +640,53 @@ test_redact_escapes_reencoded(void **state)
     json_decref(out);
     json_decref(in);
     free(want);
+}
+
+
+/* Strings are read eight bytes at a time: an escape, a UTF-8 character, a
+ * raw control byte or an invalid byte is found at every offset within and
+ * across those words, and an error names its exact byte. */
+
+static void
+test_redact_special_byte_at_every_offset(void **state)
+{
+    char         in[128], want[128], reason[96];
+    size_t       k, len;
+    zt_red_t    *r = *state;
+
+    for (k = 0; k < 20; k++) {
+        /* an escaped quote k bytes in; the e-mail after it is found, and
+         * the rewritten string carries the decoded "\u00e4" as UTF-8 */
+        snprintf(in, sizeof(in), "[\"%.*s\\\" anna@example.de \\u00e4x\"]",
+                 (int) k, "abcdefghijklmnopqrstuvwxyz");
+        snprintf(want, sizeof(want), "[\"%.*s\\\" [EMAIL] \xc3\xa4x\"]",
+                 (int) k, "abcdefghijklmnopqrstuvwxyz");
+        zt_expect(r, "t_eea", in, want);
+
+        /* a UTF-8 character k bytes in, copied as it is */
+        snprintf(in, sizeof(in), "[\"%.*s\xc3\xa4 anna@example.de\"]",
+                 (int) k, "abcdefghijklmnopqrstuvwxyz");
+        snprintf(want, sizeof(want), "[\"%.*s\xc3\xa4 [EMAIL]\"]",
+                 (int) k, "abcdefghijklmnopqrstuvwxyz");
+        zt_expect(r, "t_eea", in, want);
+
+        /* a raw tab, then an invalid byte, k bytes in */
+        len = (size_t) snprintf(in, sizeof(in), "[\"%.*s\tabcdefgh\"]",
+                                (int) k, "abcdefghijklmnopqrstuvwxyz");
+        assert_int_equal(zt_redact(r, "t_eea", in, len),
+                         ZOLL_ERR_BAD_REQUEST);
+        snprintf(reason, sizeof(reason), "invalid JSON: control character "
+                 "in a string at byte %zu", k + 2);
+        assert_string_equal(r->res.reason, reason);
+
+        len = (size_t) snprintf(in, sizeof(in), "[\"%.*s\xff" "abcdefgh\"]",
+                                (int) k, "abcdefghijklmnopqrstuvwxyz");
+        assert_int_equal(zt_redact(r, "t_eea", in, len),
+                         ZOLL_ERR_BAD_REQUEST);
+        snprintf(reason, sizeof(reason), "invalid UTF-8 in a string at "
+                 "byte %zu", k + 2);
+        assert_string_equal(r->res.reason, reason);
+    }
 }
 
 
@@ -1523,6 +1589,7 @@ zt_redact_tests(void)
         ZT_RED(test_redact_escaped_finding),
         ZT_RED(test_redact_surrogate_pair),
         ZT_RED(test_redact_escapes_reencoded),
+        ZT_RED(test_redact_special_byte_at_every_offset),
         ZT_RED(test_redact_nul),
         ZT_RED(test_redact_pseudonymize),
         ZT_RED(test_redact_keep),

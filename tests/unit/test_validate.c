@@ -592,6 +592,42 @@ test_phone(void **state)
 }
 
 
+/* E.164 numbers as bare digits: the same drama and fiction ranges with
+ * their country codes, as a JSON number would carry them */
+
+static const char *const zt_e164_valid[] = {
+    "441632960961",                                /* +44 1632 960961 */
+    "12025550143",                                 /* +1 202-555-0143 */
+    "4930123456",
+    "4915123456789",
+    "352123456",
+    "861012345678901",                             /* 15 digits */
+    NULL
+};
+
+static const char *const zt_e164_invalid[] = {
+    "1234567",                                     /* 7 digits */
+    "4915123456789012",                            /* 16 digits */
+    "04930123456",                                 /* no country code 0 */
+    "11111111",                                    /* all the same */
+    "+4930123456",                                 /* digits only */
+    "49 30 123456",
+    "4930123456.5",
+    "",
+    NULL
+};
+
+
+static void
+test_e164_digits(void **state)
+{
+    (void) state;
+
+    zt_check("e164_digits", zt_e164_valid, 1);
+    zt_check("e164_digits", zt_e164_invalid, 0);
+}
+
+
 /* US SSNs: structurally valid, synthetic */
 
 static const char *const zt_ssn_valid[] = {
@@ -874,8 +910,8 @@ test_substitutions(void **state)
 
 static const char *const zt_names[] = {
     "iban", "credit_card", "de_tax_id", "de_rvnr", "de_kvnr", "icao_check",
-    "de_vat_id", "ipv4", "ipv6", "phone", "us_ssn", "date", "email",
-    "secret", NULL
+    "de_vat_id", "ipv4", "ipv6", "phone", "e164_digits", "us_ssn", "date",
+    "email", "secret", NULL
 };
 
 
@@ -919,8 +955,8 @@ test_garbage(void **state)
     static const char *const *const  lists[] = {
         zt_iban_valid, zt_card_valid, zt_tax_valid, zt_rvnr_valid,
         zt_kvnr_valid, zt_icao_valid, zt_vat_valid, zt_ipv4_valid,
-        zt_ipv6_valid, zt_phone_valid, zt_ssn_valid, zt_date_valid,
-        zt_email_valid, zt_secret_valid, NULL
+        zt_ipv6_valid, zt_phone_valid, zt_e164_valid, zt_ssn_valid,
+        zt_date_valid, zt_email_valid, zt_secret_valid, NULL
     };
     static const char                alphabet[] = "0123456789 -./:()+@,"
                                                   "ADEFJTXaefz\xc3\xa4\x80";
@@ -985,6 +1021,7 @@ zt_validate_tests(void)
         cmocka_unit_test(test_de_vat_id),
         cmocka_unit_test(test_ip),
         cmocka_unit_test(test_phone),
+        cmocka_unit_test(test_e164_digits),
         cmocka_unit_test(test_us_ssn),
         cmocka_unit_test(test_date),
         cmocka_unit_test(test_email),
