@@ -199,8 +199,13 @@ typedef struct {
     zoll_validator_pt    validate;
     int                  priority;
     size_t               max_len;
+    size_t               back;          /* a match starts at most this far
+                                           before its prefilter match's
+                                           end: "lead", else max_len */
     const char         **ctx_words;
     size_t               nctx_words;
+    uint64_t             ctx_first[4];  /* the bytes a context word starts
+                                           with, in either case */
     size_t               ctx_window;
     json_t              *examples;
 } zoll_rule_t;

@@ -504,9 +504,10 @@ zoll_rule_context(zoll_rload_t *ld, json_t *ctx, const char *path,
 {
     static const char *const  keys[] = { "words", "window", "required",
                                          NULL };
-    size_t   i;
-    long     window;
-    json_t  *words, *v, *req;
+    size_t          i;
+    long            window;
+    json_t         *words, *v, *req;
+    unsigned char   c;
 
     if (ctx == NULL) {
         return 0;
@@ -539,6 +540,12 @@ zoll_rule_context(zoll_rload_t *ld, json_t *ctx, const char *path,
         }
 
         rule->ctx_words[i] = json_string_value(v);
+
+        c = (unsigned char) rule->ctx_words[i][0];
+        rule->ctx_first[c >> 6] |= (uint64_t) 1 << (c & 63);
+        c = (unsigned char) (c >= 'a' && c <= 'z' ? c - 32
+                             : c >= 'A' && c <= 'Z' ? c + 32 : c);
+        rule->ctx_first[c >> 6] |= (uint64_t) 1 << (c & 63);
     }
 
     rule->nctx_words = json_array_size(words);
@@ -766,8 +773,8 @@ zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
 {
     static const char *const  keys[] = {
         "id", "entity", "pattern", "prefilter", "starts_with_prefilter",
-        "flags", "validator", "priority", "max_len", "context", "gate",
-        "examples", "description", NULL
+        "flags", "validator", "priority", "max_len", "lead", "context",
+        "gate", "examples", "description", NULL
     };
 
     int          e, rc;
@@ -860,6 +867,25 @@ zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
     }
 
     rule->max_len = (size_t) n;
+
+    /* "lead": every match the validator accepts starts at most this many
+     * bytes before the end of a prefilter match (the e-mail rule's "@":
+     * a local part has at most 64 bytes), so a report's window need not
+     * reach max_len back */
+    if (zoll_rint(ld, o, path, "lead", 0, (long) rule->max_len,
+                  (long) rule->max_len, &n) != 0)
+    {
+        return -1;
+    }
+
+    if (json_object_get(o, "lead") != NULL
+        && (prefilter == NULL || rule->som))
+    {
+        return zoll_rfail(ld, path, "\"lead\" needs a \"prefilter\" "
+                          "without \"starts_with_prefilter\"");
+    }
+
+    rule->back = (size_t) n;
 
     ex = json_object_get(o, "examples");
 

@@ -164,25 +164,36 @@ zoll_ascii_lower(int c)
 }
 
 
-/* A context word anywhere in [lo, hi), ASCII case-insensitively. */
+/* A context word of rule r anywhere in [lo, hi), ASCII
+ * case-insensitively: one pass over the window, comparing words only
+ * where one could start. */
 
 static int
-zoll_word_in(const unsigned char *lo, const unsigned char *hi, const char *w)
+zoll_words_in(const zoll_rule_t *r, const unsigned char *lo,
+    const unsigned char *hi)
 {
-    size_t                wl, i;
+    size_t                i, k;
+    const char           *w;
     const unsigned char  *p;
 
-    wl = strlen(w);
-
-    for (p = lo; p + wl <= hi; p++) {
-        for (i = 0; i < wl; i++) {
-            if (zoll_ascii_lower(p[i]) != zoll_ascii_lower((unsigned char) w[i])) {
-                break;
-            }
+    for (p = lo; p < hi; p++) {
+        if (!(r->ctx_first[*p >> 6] & ((uint64_t) 1 << (*p & 63)))) {
+            continue;
         }
 
-        if (i == wl) {
-            return 1;
+        for (i = 0; i < r->nctx_words; i++) {
+            w = r->ctx_words[i];
+
+            for (k = 0; w[k] != '\0' && p + k < hi
+                        && zoll_ascii_lower(p[k])
+                           == zoll_ascii_lower((unsigned char) w[k]); k++)
+            {
+                /* void */
+            }
+
+            if (w[k] == '\0') {
+                return 1;
+            }
         }
     }
 
@@ -194,21 +205,13 @@ static int
 zoll_context(const zoll_scanner_t *sc, const zoll_rule_t *r, size_t s,
     size_t e)
 {
-    size_t                i, lo, hi;
+    size_t                lo, hi;
     const unsigned char  *t = sc->text;
 
     lo = s > r->ctx_window ? s - r->ctx_window : 0;
     hi = e + r->ctx_window < sc->len ? e + r->ctx_window : sc->len;
 
-    for (i = 0; i < r->nctx_words; i++) {
-        if (zoll_word_in(t + lo, t + s, r->ctx_words[i])
-            || zoll_word_in(t + e, t + hi, r->ctx_words[i]))
-        {
-            return 1;
-        }
-    }
-
-    return 0;
+    return zoll_words_in(r, t + lo, t + s) || zoll_words_in(r, t + e, t + hi);
 }
 
 
@@ -448,7 +451,7 @@ zoll_on_report(unsigned int id, unsigned long long from,
     (void) flags;
 
     /* a match containing the end of a prefilter match starts at most
-     * max_len before it.  Starts already examined for this rule are not
+     * max_len (or the rule's "lead") before it.  Starts already examined for this rule are not
      * searched again, so dense reports cost one pass, not one window
      * each. */
     if (sc->only >= 0 && id != (unsigned) sc->only) {
@@ -468,7 +471,7 @@ zoll_on_report(unsigned int id, unsigned long long from,
         upto = to;
 
     } else {
-        ws = to > r->max_len ? to - r->max_len : 0;
+        ws = to > r->back ? to - r->back : 0;
         upto = to;
     }
 

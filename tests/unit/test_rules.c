@@ -945,6 +945,9 @@ static const zt_bad_pack_t  zt_bad_packs[] = {
     { "test_pack_gate_and_prefilter", "rules_bad_gate_prefilter",
       "bad.json: $.rules[0]: \"gate\" replaces \"prefilter\" and "
       "\"starts_with_prefilter\": give one or the other", 0 },
+    { "test_pack_lead_without_prefilter", "rules_bad_lead",
+      "bad.json: $.rules[0]: \"lead\" needs a \"prefilter\" without "
+      "\"starts_with_prefilter\"", 0 },
     { "test_pack_gate_context_not_required", "rules_bad_gate_context",
       "bad.json: $.rules[0]: \"gate\": \"context\" needs "
       "\"context.required\": true", 0 },
