@@ -130,7 +130,7 @@ class Gateway:
 
     def __init__(self, run_dir, certs_dir, policy, eu_port, us_port,
                  https_port=None, http_port=None, transfer_log=None,
-                 extra="", edit=None, workers=2):
+                 extra="", edit=None, workers=2, edit_conf=None):
         self.run = Path(run_dir)
         self.certs = Path(certs_dir)
         self.policy = Path(policy)
@@ -146,8 +146,10 @@ class Gateway:
             "EXTRA": extra, "WORKERS": workers,
         }
         self.conf = self.run / "nginx.conf"
-        # edit(text) -> text: changes the rendered locations.conf (tests)
+        # edit(text) -> text: changes the rendered locations.conf (tests);
+        # edit_conf the rendered nginx.conf (benchmarks: no module at all)
         self.edit = edit
+        self.edit_conf = edit_conf
 
     def render(self):
         self.run.mkdir(parents=True, exist_ok=True)
@@ -157,6 +159,8 @@ class Gateway:
         if self.edit:
             loc.write_text(self.edit(loc.read_text()))
         render(CONFIG / "demo/nginx.conf.in", self.conf, self.values)
+        if self.edit_conf:
+            self.conf.write_text(self.edit_conf(self.conf.read_text()))
 
     def nginx(self, *args, check=True):
         return subprocess.run(
