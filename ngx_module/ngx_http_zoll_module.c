@@ -10,7 +10,8 @@
  * using the variables set here ($zoll_upstream, $zoll_upstream_host,
  * $zoll_credential, ...).  In the log phase it records the outcome.  Its
  * output filters turn nginx's own 413 for a body above
- * client_max_body_size into Zoll's refusal and record.  It
+ * client_max_body_size into Zoll's refusal and record, and have the engine
+ * restore the request's reversible tokens in the response.  It
  * knows nothing about PII or law: all of that is in the engine (policy/).
  */
 
@@ -25,6 +26,7 @@
 
 #define NGX_HTTP_ZOLL_RECORD_LEN  2048
 #define NGX_HTTP_ZOLL_MAX_BODY    (8 * 1024 * 1024)
+#define NGX_HTTP_ZOLL_OUT_BUF     4096
 
 
 typedef struct {
@@ -67,6 +69,9 @@ typedef struct {
     ngx_int_t                   body_rc;   /* the phase's result, once the
                                               body has been inspected */
     ngx_buf_t                  *error_body;  /* replaces nginx's 413 page */
+    zoll_restorer_t            *restorer;  /* the response's, or NULL */
+    ngx_chain_t                *free;      /* its output buffers */
+    ngx_chain_t                *busy;
     unsigned                    authenticated:1;  /* the key was checked */
     unsigned                    decided:1;
     unsigned                    forwarded:1;
@@ -106,6 +111,10 @@ static ngx_int_t ngx_http_zoll_init_module(ngx_cycle_t *cycle);
 static void ngx_http_zoll_exit_master(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_zoll_refusal_handler(ngx_http_request_t *r);
 static void ngx_http_zoll_cleanup_ctx(void *data);
+static ngx_int_t ngx_http_zoll_restore_header(ngx_http_request_t *r,
+    ngx_http_zoll_ctx_t *ctx);
+static ngx_int_t ngx_http_zoll_restore_body(ngx_http_request_t *r,
+    ngx_http_zoll_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_zoll_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_zoll_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -277,6 +286,23 @@ ngx_http_zoll_is_subject_header(ngx_table_elt_t *h)
 {
     return h->key.len == ngx_http_zoll_subject_header.len
            && ngx_strncmp(h->lowcase_key, ngx_http_zoll_subject_header.data,
+                          h->key.len) == 0;
+}
+
+
+/* The response must come back as plain text for the tokens to be
+ * restored: the client's Accept-Encoding is not forwarded (nginx's gzip
+ * filter may still compress what goes to the client). */
+
+static ngx_str_t  ngx_http_zoll_accept_encoding =
+    ngx_string("accept-encoding");
+
+
+static ngx_uint_t
+ngx_http_zoll_is_accept_encoding(ngx_table_elt_t *h)
+{
+    return h->key.len == ngx_http_zoll_accept_encoding.len
+           && ngx_strncmp(h->lowcase_key, ngx_http_zoll_accept_encoding.data,
                           h->key.len) == 0;
 }
 
@@ -536,8 +562,9 @@ ngx_http_zoll_strip_key_args(ngx_http_request_t *r)
 
 
 /* Rebuilds the header list without the client's key headers (and the
- * subject assertion), and the query string without "key" arguments, so that
- * no proxy configuration can pass the client's key on by mistake. */
+ * subject assertion and Accept-Encoding), and the query string without
+ * "key" arguments, so that no proxy configuration can pass the client's
+ * key on by mistake. */
 
 static ngx_int_t
 ngx_http_zoll_strip_keys(ngx_http_request_t *r,
@@ -576,7 +603,8 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r,
         }
 
         if (ngx_http_zoll_is_key_header(&h[i])
-            || ngx_http_zoll_is_subject_header(&h[i]))
+            || ngx_http_zoll_is_subject_header(&h[i])
+            || ngx_http_zoll_is_accept_encoding(&h[i]))
         {
             continue;
         }
@@ -1623,9 +1651,19 @@ ngx_http_zoll_header_filter(ngx_http_request_t *r)
 
     zlcf = ngx_http_get_module_loc_conf(r, ngx_http_zoll_module);
 
-    if (r->err_status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE || r != r->main
-        || zlcf->sp == NULL || zlcf->sp == &ngx_http_zoll_off)
-    {
+    if (r != r->main || zlcf->sp == NULL || zlcf->sp == &ngx_http_zoll_off) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (r->err_status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
+
+        if (ctx && ctx->forwarded && ctx->tokens && !r->header_only
+            && ngx_http_zoll_restore_header(r, ctx) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         return ngx_http_next_header_filter(r);
     }
 
@@ -1669,6 +1707,10 @@ ngx_http_zoll_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
 
+    if (ctx && ctx->restorer) {
+        return ngx_http_zoll_restore_body(r, ctx, in);
+    }
+
     if (ctx == NULL || ctx->error_body == NULL || in == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
@@ -1689,6 +1731,232 @@ ngx_http_zoll_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     out.next = NULL;
 
     return ngx_http_next_body_filter(r, &out);
+}
+
+
+/*
+ * The response side of the tokenize operator.  For a forwarded request
+ * with reversible tokens whose response is JSON or an event stream, the
+ * header filter makes a restorer from the tokens kept in the request's
+ * pool (it is freed with the pool) and drops Content-Length, which no
+ * longer holds; the body filter feeds it every buffer as it comes and
+ * passes on what it returns at once, with flush and last_buf.  Output
+ * buffers are recycled (free and busy chains), so memory does not grow
+ * with the length of a stream.  Where restoring is impossible (a
+ * compressed or file-backed body, an event above the engine's limit) the
+ * response is cut off: a client never gets tokens half restored silently.
+ */
+
+static void
+ngx_http_zoll_free_restorer(void *data)
+{
+    zoll_restorer_free(data);
+}
+
+
+static ngx_uint_t
+ngx_http_zoll_is_event_stream(ngx_str_t *type)
+{
+    size_t  n = sizeof("text/event-stream") - 1;
+
+    return type->len >= n
+           && ngx_strncasecmp(type->data, (u_char *) "text/event-stream", n)
+              == 0
+           && (type->len == n || type->data[n] == ';' || type->data[n] == ' ');
+}
+
+
+static ngx_int_t
+ngx_http_zoll_restore_header(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
+{
+    ngx_uint_t              i;
+    ngx_table_elt_t        *ce;
+    zoll_restorer_t        *rs;
+    ngx_pool_cleanup_t     *cln;
+    zoll_restore_mode_e     mode;
+    ngx_http_zoll_token_t  *t;
+
+    if (ngx_http_zoll_is_event_stream(&r->headers_out.content_type)) {
+        mode = ZOLL_RESTORE_SSE;
+
+    } else if (ngx_http_zoll_is_json(&r->headers_out.content_type)) {
+        mode = ZOLL_RESTORE_JSON;
+
+    } else {
+        return NGX_OK;
+    }
+
+    ce = r->headers_out.content_encoding;
+
+    if (ce && ce->hash && !(ce->value.len == sizeof("identity") - 1
+                            && ngx_strncasecmp(ce->value.data,
+                                               (u_char *) "identity",
+                                               ce->value.len) == 0))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "zoll: the provider answered with Content-Encoding "
+                      "\"%V\", its tokens cannot be restored; response cut "
+                      "off", &ce->value);
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    rs = zoll_restorer_new(mode);
+    if (rs == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_zoll_free_restorer;
+    cln->data = rs;
+
+    t = ctx->tokens->elts;
+
+    for (i = 0; i < ctx->tokens->nelts; i++) {
+        if (zoll_restorer_add(rs, (const char *) t[i].token.data,
+                              t[i].token.len, (const char *) t[i].value.data,
+                              t[i].value.len)
+            != 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->restorer = rs;
+
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_weak_etag(r);
+
+    return NGX_OK;
+}
+
+
+/* Appends n bytes (and the flags of in, if given) as a recycled buffer. */
+
+static ngx_chain_t **
+ngx_http_zoll_restore_out(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx,
+    ngx_chain_t **ll, const u_char *p, size_t n, ngx_buf_t *in)
+{
+    u_char       *start, *end;
+    size_t        size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    b = cl->buf;
+    start = b->start;
+    end = b->end;
+
+    if (n > (size_t) (end - start)) {
+        if (start) {
+            (void) ngx_pfree(r->pool, start);
+        }
+
+        size = ngx_max(n, NGX_HTTP_ZOLL_OUT_BUF);
+        start = ngx_palloc(r->pool, size);
+        if (start == NULL) {
+            return NULL;
+        }
+
+        end = start + size;
+    }
+
+    ngx_memzero(b, sizeof(ngx_buf_t));
+    b->start = start;
+    b->end = end;
+    b->pos = start;
+    b->last = n ? ngx_cpymem(start, p, n) : start;
+    b->memory = (n > 0);
+    b->tag = (ngx_buf_tag_t) &ngx_http_zoll_module;
+
+    if (in) {
+        b->flush = in->flush;
+        b->last_buf = in->last_buf;
+        b->last_in_chain = in->last_in_chain;
+    }
+
+    *ll = cl;
+    return &cl->next;
+}
+
+
+static ngx_int_t
+ngx_http_zoll_restore_body(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx,
+    ngx_chain_t *in)
+{
+    size_t                n;
+    ngx_int_t             rc;
+    ngx_buf_t            *b;
+    ngx_chain_t          *cl, *out, **ll;
+    const unsigned char  *p;
+
+    out = NULL;
+    ll = &out;
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file && !ngx_buf_in_memory(b)) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "zoll: a response buffer is in a file, tokens "
+                          "cannot be restored (\"proxy_buffering off\" is "
+                          "required); response cut off");
+            return NGX_ERROR;
+        }
+
+        if (ngx_buf_in_memory(b) && b->last > b->pos) {
+            if (zoll_restore(ctx->restorer, b->pos, b->last - b->pos, &p, &n)
+                != 0)
+            {
+                goto failed;
+            }
+
+            b->pos = b->last;
+
+            if (n && (ll = ngx_http_zoll_restore_out(r, ctx, ll, p, n, NULL))
+                     == NULL)
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        n = 0;
+
+        if (b->last_buf && zoll_restore_finish(ctx->restorer, &p, &n) != 0) {
+            goto failed;
+        }
+
+        if ((n || b->flush || b->last_buf || b->last_in_chain)
+            && (ll = ngx_http_zoll_restore_out(r, ctx, ll, p, n, b)) == NULL)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (out == NULL && ctx->busy == NULL) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_next_body_filter(r, out);
+
+    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                            (ngx_buf_tag_t) &ngx_http_zoll_module);
+    return rc;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "zoll: the response cannot be restored (an event above "
+                  "the restorer's limit, or no memory); response cut off");
+    return NGX_ERROR;
 }
 
 
@@ -1721,6 +1989,8 @@ ngx_http_zoll_outcome(ngx_http_zoll_main_conf_t *zmcf,
     o.request_bytes = r->request_length;
     o.response_bytes = r->connection->sent;
     o.duration_ms = ngx_max(ms, 0);
+    o.tokens_issued = ctx->tokens ? ctx->tokens->nelts : 0;
+    o.tokens_restored = ctx->restorer ? zoll_restored(ctx->restorer) : 0;
 
     if (r->upstream_states && r->upstream_states->nelts) {
         state = r->upstream_states->elts;

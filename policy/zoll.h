@@ -337,6 +337,8 @@ typedef struct {
     int64_t             request_bytes;
     int64_t             response_bytes;
     int64_t             duration_ms;
+    size_t              tokens_issued;   /* reversible tokens, 0: none */
+    size_t              tokens_restored; /* put back in the response */
 } zoll_outcome_t;
 
 size_t zoll_record_outcome(const zoll_request_info_t *ri,

@@ -6,6 +6,13 @@ tests can prove exactly what the gateway did, or did not, forward to the
 provider. Replies echo the last user message ("[mock-eu] You said: ...") so a
 client sees what the provider saw. Python 3.11 standard library only.
 
+Streams can be made awkward with request headers (the gateway forwards
+them): x-mock-delta (characters per text delta), x-mock-chop (write every
+event in pieces of this many bytes, each flushed on its own), x-mock-delay-ms
+(pause before each write), x-mock-escape (write "_" as "\\u005f" in event
+JSON).  A request with "tools" is answered with a tool call whose arguments
+quote the user's text.
+
 Usage: upstream.py --name eu --port 9441 --cert upstream.pem --key upstream.key
                    --log upstream-eu.log [--host 127.0.0.1]
 """
@@ -62,8 +69,8 @@ def count_tokens(text):
     return max(1, len(text) // 4)  # rough, but stable and plausible
 
 
-def pieces(text):
-    return [text[i:i + DELTA_SIZE] for i in range(0, len(text), DELTA_SIZE)] or [""]
+def pieces(text, size=DELTA_SIZE):
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
 
 
 def to_json(obj):
@@ -231,12 +238,24 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
 
+    def knobs(self):
+        h = self.headers
+        return (int(h.get("x-mock-delta") or DELTA_SIZE), int(h.get("x-mock-chop") or 0),
+                float(h.get("x-mock-delay-ms") or 0) / 1000, h.get("x-mock-escape") == "1")
+
     def send_event(self, data, event=None):
+        _, chop, delay, escape = self.knobs()
+        if escape:
+            data = data.replace("_", "\\u005f")  # "_" only occurs in strings
         text = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
         raw = text.encode()
-        if self.chunked:
-            raw = b"%x\r\n%s\r\n" % (len(raw), raw)
-        self.wfile.write(raw)  # unbuffered: each event leaves immediately
+        for i in range(0, len(raw), chop or len(raw)):
+            piece = raw[i:i + (chop or len(raw))]
+            if delay:
+                time.sleep(delay)
+            if self.chunked:
+                piece = b"%x\r\n%s\r\n" % (len(piece), piece)
+            self.wfile.write(piece)  # unbuffered: each piece leaves immediately
 
     def end_stream(self):
         if self.chunked:
@@ -259,21 +278,35 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
         base = {"id": new_id("chatcmpl-mock"), "created": int(time.time()),
                 "model": req.get("model", "mock-model")}
 
+        tool = req.get("tools") and {"id": new_id("call_"), "type": "function", "function": {
+            "name": "send_mail", "arguments": to_json({"text": user_text})}}
+
         if req.get("stream") is not True:
+            message = {"role": "assistant", "content": reply, "refusal": None}
+            if tool:
+                message = {"role": "assistant", "content": None, "refusal": None,
+                           "tool_calls": [tool]}
             return self.send_json(200, {**base, "object": "chat.completion", "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": reply, "refusal": None},
-                "logprobs": None, "finish_reason": "stop"}], "usage": usage})
+                "index": 0, "message": message, "logprobs": None,
+                "finish_reason": "tool_calls" if tool else "stop"}], "usage": usage})
 
         def chunk(delta, finish_reason=None):
             return to_json({**base, "object": "chat.completion.chunk", "choices": [{
                 "index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]})
 
+        size = self.knobs()[0]
         self.start_stream()
         self.send_event(chunk({"role": "assistant", "content": ""}))
-        for piece in pieces(reply):
-            self.send_event(chunk({"content": piece}))
-        self.send_event(chunk({}, "stop"))
+        if tool:
+            args = tool["function"]["arguments"]
+            self.send_event(chunk({"tool_calls": [{"index": 0, "id": tool["id"], "type": "function",
+                                                   "function": {"name": "send_mail", "arguments": ""}}]}))
+            for piece in pieces(args, size):
+                self.send_event(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+        else:
+            for piece in pieces(reply, size):
+                self.send_event(chunk({"content": piece}))
+        self.send_event(chunk({}, "tool_calls" if tool else "stop"))
         if (req.get("stream_options") or {}).get("include_usage") is True:
             self.send_event(to_json({**base, "object": "chat.completion.chunk",
                                      "choices": [], "usage": usage}))
@@ -287,9 +320,14 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
         message = {"id": new_id("msg_mock"), "type": "message", "role": "assistant",
                    "model": req.get("model", "mock-model")}
 
+        tool = req.get("tools") and {"type": "tool_use", "id": new_id("toolu_"),
+                                     "name": "send_mail", "input": {"text": user_text}}
+        stop_reason = "tool_use" if tool else "end_turn"
+
         if req.get("stream") is not True:
-            return self.send_json(200, {**message, "content": [{"type": "text", "text": reply}],
-                                        "stop_reason": "end_turn", "stop_sequence": None,
+            content = [{"type": "text", "text": reply}] + ([tool] if tool else [])
+            return self.send_json(200, {**message, "content": content,
+                                        "stop_reason": stop_reason, "stop_sequence": None,
                                         "usage": {"input_tokens": input_tokens,
                                                   "output_tokens": output_tokens}})
 
@@ -300,12 +338,19 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
         event("message_start", message={**message, "content": [], "stop_reason": None,
                                         "stop_sequence": None,
                                         "usage": {"input_tokens": input_tokens, "output_tokens": 1}})
+        size = self.knobs()[0]
         event("content_block_start", index=0, content_block={"type": "text", "text": ""})
         event("ping")
-        for piece in pieces(reply):
+        for piece in pieces(reply, size):
             event("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
         event("content_block_stop", index=0)
-        event("message_delta", delta={"stop_reason": "end_turn", "stop_sequence": None},
+        if tool:
+            event("content_block_start", index=1, content_block={**tool, "input": {}})
+            for piece in pieces(to_json(tool["input"]), size):
+                event("content_block_delta", index=1,
+                      delta={"type": "input_json_delta", "partial_json": piece})
+            event("content_block_stop", index=1)
+        event("message_delta", delta={"stop_reason": stop_reason, "stop_sequence": None},
               usage={"output_tokens": output_tokens})
         event("message_stop")
         self.end_stream()

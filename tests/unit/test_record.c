@@ -270,7 +270,19 @@ test_record_outcome(void **state)
     assert_int_equal(json_integer_value(zt_get(j, "request_bytes")), 10);
     assert_int_equal(json_integer_value(zt_get(j, "response_bytes")), 20);
     assert_int_equal(json_integer_value(zt_get(j, "duration_ms")), 30);
+    assert_true(json_is_null(zt_get(j, "reversible_tokens")));
     json_decref(j);
+
+    /* the tokenize operator's tokens, and how many came back restored */
+    r.o.tokens_issued = 3;
+    r.o.tokens_restored = 2;
+    j = zt_write_json(zt_write_outcome, &r);
+    assert_int_equal(json_integer_value(zt_get(j, "reversible_tokens.issued")),
+                     3);
+    assert_int_equal(
+        json_integer_value(zt_get(j, "reversible_tokens.restored")), 2);
+    json_decref(j);
+    r.o.tokens_issued = 0;
 
     /* nothing came back from upstream; sizes unknown */
     r.o.status = 502;

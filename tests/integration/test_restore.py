@@ -1,0 +1,302 @@
+"""Reversible tokens restored in responses (the tokenize operator).
+
+The mock providers quote the user's text back, so a reply holds exactly
+the tokens the provider saw.  Each test proves from the mocks' records that
+the provider saw tokens and never the values, and from what the client got
+that the values are back: in plain JSON, in tool call arguments, and in
+event streams cut into deltas of a few characters, into TCP writes of a
+few bytes (also inside JSON escapes), slowly, and gzipped for the client.
+"""
+
+import concurrent.futures
+import gzip
+import http.client
+import json
+import time
+
+import pytest
+
+OPENAI = "/openai/v1/chat/completions"
+ANTHROPIC = "/anthropic/v1/messages"
+
+EMAIL = "anna.schmidt@example.de"
+EMAIL2 = "jonas.weber@example.org"
+IBAN = "DE89 3704 0044 0532 0130 00"
+
+TEXT = (f"Schreib an {EMAIL} und [{EMAIL2}], Kopie an {EMAIL}; "
+        f"IBAN {IBAN}. Nicht ausgegeben: [EMAIL_9] und [EMAIL_1")
+# what the provider must see instead (the IBAN is one token too)
+SENT = ("Schreib an [EMAIL_1] und [[EMAIL_2]], Kopie an [EMAIL_1]; "
+        "IBAN [IBAN_1]. Nicht ausgegeben: [EMAIL_9] und [EMAIL_1")
+ORIGINALS = (EMAIL, EMAIL2, IBAN)
+
+
+def reply(text, mock="us"):
+    return f"[mock-{mock}] You said: {text}"
+
+
+@pytest.fixture
+def anthropic_tokens(env, policy):
+    """globex_any, which may use Anthropic, with the tokenize profile."""
+    for t in policy["tenants"]:
+        if t["id"] == "globex_any":
+            t["redaction"] = "tokenize"
+    env.apply_policy(policy)
+    return "globex_any"
+
+
+def provider_saw(ex, sent=SENT):
+    """The provider got the tokens, never a value."""
+    assert len(ex.upstream) == 1, ex.upstream
+    got = ex.upstream[0]
+    body = got["body"]
+    assert json.dumps(sent, ensure_ascii=False)[1:-1] in body
+    for v in ORIGINALS:
+        assert v not in body
+    assert "accept-encoding" not in got["headers"]
+    return got
+
+
+def outcome_tokens(ex):
+    return ex.record("outcome")["reversible_tokens"]
+
+
+def events(raw):
+    """SSE events as (event name or None, data) after checking framing."""
+    text = raw.decode()
+    assert text.endswith("\n\n"), text[-200:]
+    out = []
+    for block in text[:-2].split("\n\n"):
+        name, data = None, []
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+            else:
+                assert line.startswith(":") or line.startswith("id:"), line
+        assert len(data) == 1, block
+        out.append((name, data[0]))
+    return out
+
+
+def openai_text(raw):
+    evs = events(raw)
+    assert evs[-1][1] == "[DONE]"
+    chunks = [json.loads(d) for _, d in evs[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content") or ""
+                   for c in chunks if c["choices"])
+    args = "".join(tc["function"].get("arguments", "")
+                   for c in chunks if c["choices"]
+                   for tc in c["choices"][0]["delta"].get("tool_calls", []))
+    return text, args
+
+
+def anthropic_text(raw):
+    blocks = {}
+    for name, data in events(raw):
+        ev = json.loads(data)
+        assert ev["type"] == name
+        if name == "content_block_delta":
+            d = ev["delta"]
+            blocks[ev["index"]] = blocks.get(ev["index"], "") + \
+                d.get("text", d.get("partial_json", ""))
+    return blocks
+
+
+def chat(text=TEXT, **extra):
+    return {"model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": text}], **extra}
+
+
+def claude(text=TEXT, **extra):
+    return {"model": "claude-haiku-4-5", "max_tokens": 64,
+            "messages": [{"role": "user", "content": text}], **extra}
+
+
+TOOLS = [{"type": "function", "function": {
+    "name": "send_mail", "parameters": {"type": "object"}}}]
+CLAUDE_TOOLS = [{"name": "send_mail", "input_schema": {"type": "object"}}]
+
+
+# plain JSON
+
+def test_openai_json_restored(env):
+    ex = env.exchange("POST", OPENAI, chat(), tenant="initech_adequate")
+    assert ex.status == 200, ex.raw
+    provider_saw(ex)
+    assert ex.json["choices"][0]["message"]["content"] == reply(TEXT)
+    # Content-Length was dropped: the body is chunked, and whole
+    assert "content-length" not in ex.headers
+    assert outcome_tokens(ex) == {"issued": 3, "restored": 4}
+
+
+def test_openai_tool_call_arguments_restored(env):
+    ex = env.exchange("POST", OPENAI, chat(tools=TOOLS),
+                      tenant="initech_adequate")
+    assert ex.status == 200, ex.raw
+    provider_saw(ex)
+    call = ex.json["choices"][0]["message"]["tool_calls"][0]
+    assert json.loads(call["function"]["arguments"]) == {"text": TEXT}
+
+
+def test_anthropic_json_and_tool_use_restored(env, anthropic_tokens):
+    ex = env.exchange("POST", ANTHROPIC, claude(tools=CLAUDE_TOOLS),
+                      tenant=anthropic_tokens)
+    assert ex.status == 200, ex.raw
+    got = provider_saw(ex)
+    text, tool = ex.json["content"]
+    assert text["text"] == reply(TEXT, got["mock"])
+    assert tool["input"] == {"text": TEXT}
+    assert outcome_tokens(ex) == {"issued": 3, "restored": 8}
+
+
+def test_responses_api_restored(env):
+    body = {"model": "gpt-4o-mini", "input": TEXT}
+    ex = env.exchange("POST", "/openai/v1/responses", body,
+                      tenant="initech_adequate")
+    assert ex.status == 200, ex.raw
+    provider_saw(ex)
+    assert ex.json["output"][0]["content"][0]["text"] == reply(TEXT)
+
+
+# event streams, cut awkwardly
+
+@pytest.mark.parametrize("delta,chop,escape", [
+    (8, 0, False),     # the mock's usual deltas
+    (3, 0, False),     # every token split across two or more events
+    (1, 0, True),      # one character per event, "_" written as \u005f
+    (5, 3, True),      # events written 3 bytes at a time, escapes cut
+    (2, 1, False),     # one byte per TCP write
+])
+def test_openai_stream_restored(env, delta, chop, escape):
+    hdrs = {"x-mock-delta": str(delta), "x-mock-chop": str(chop),
+            "x-mock-escape": "1" if escape else "0"}
+    ex = env.exchange("POST", OPENAI, chat(stream=True), headers=hdrs,
+                      tenant="initech_adequate")
+    assert ex.status == 200, ex.raw
+    assert ex.headers["content-type"].startswith("text/event-stream")
+    provider_saw(ex)
+    text, _ = openai_text(ex.raw)
+    assert text == reply(TEXT)
+    assert outcome_tokens(ex) == {"issued": 3, "restored": 4}
+
+
+def test_openai_stream_tool_call_restored(env):
+    ex = env.exchange("POST", OPENAI, chat(stream=True, tools=TOOLS),
+                      headers={"x-mock-delta": "4", "x-mock-chop": "7"},
+                      tenant="initech_adequate")
+    assert ex.status == 200, ex.raw
+    provider_saw(ex)
+    _, args = openai_text(ex.raw)
+    assert json.loads(args) == {"text": TEXT}
+
+
+@pytest.mark.parametrize("delta,chop", [(8, 0), (3, 5), (1, 2)])
+def test_anthropic_stream_restored(env, anthropic_tokens, delta, chop):
+    ex = env.exchange("POST", ANTHROPIC,
+                      claude(stream=True, tools=CLAUDE_TOOLS),
+                      headers={"x-mock-delta": str(delta),
+                               "x-mock-chop": str(chop)},
+                      tenant=anthropic_tokens)
+    assert ex.status == 200, ex.raw
+    got = provider_saw(ex)
+    blocks = anthropic_text(ex.raw)
+    assert blocks[0] == reply(TEXT, got["mock"])
+    assert json.loads(blocks[1]) == {"text": TEXT}
+    assert outcome_tokens(ex) == {"issued": 3, "restored": 8}
+
+
+def test_gzip_for_the_client(env):
+    for body in (chat(), chat(stream=True)):
+        ex = env.exchange("POST", OPENAI, body, tenant="initech_adequate",
+                          headers={"Accept-Encoding": "gzip",
+                                   "x-mock-delta": "3"})
+        assert ex.status == 200, ex.raw
+        # the client's Accept-Encoding never reaches the provider
+        provider_saw(ex)
+        assert ex.headers.get("content-encoding") == "gzip"
+        raw = gzip.decompress(ex.raw)
+        if body.get("stream"):
+            assert openai_text(raw)[0] == reply(TEXT)
+        else:
+            assert json.loads(raw)["choices"][0]["message"]["content"] \
+                == reply(TEXT)
+
+
+def test_stream_is_not_held(env):
+    """With a slow provider, restored events reach the client as they are
+    written, long before the stream ends."""
+    conn = http.client.HTTPSConnection("127.0.0.1", env.gw.https_port,
+                                       context=env.gw.ssl_context(),
+                                       timeout=30)
+    body = json.dumps(chat(stream=True))
+    conn.request("POST", OPENAI, body=body, headers={
+        "Authorization": f"Bearer {env.keys['initech_adequate']}",
+        "Content-Type": "application/json",
+        "x-mock-delta": "4", "x-mock-delay-ms": "40"})
+    start = time.monotonic()
+    resp = conn.getresponse()
+    arrivals = []
+    buf = b""
+    while True:
+        line = resp.readline()
+        if not line:
+            break
+        buf += line
+        if line.startswith(b"data: "):
+            arrivals.append(time.monotonic() - start)
+    conn.close()
+    assert openai_text(buf)[0] == reply(TEXT)
+    # about 40 events 40 ms apart: the first arrive while the mock still
+    # writes, and arrivals spread over the stream
+    assert len(arrivals) > 20
+    assert arrivals[0] < arrivals[-1] / 4, arrivals
+    assert arrivals[len(arrivals) // 2] < arrivals[-1] * 0.75, arrivals
+
+
+# isolation
+
+def test_no_token_of_another_request_or_tenant(env, anthropic_tokens):
+    """Concurrent requests of two tokenizing tenants, each with its own
+    addresses: every reply holds its own values and no one else's."""
+    def one(i):
+        tenant = "initech_adequate" if i % 2 else anthropic_tokens
+        mine = f"person{i}@example.de"
+        text = f"Bitte an {mine} und [EMAIL_2]"
+        body = chat(text, stream=bool(i % 3))
+        st, _, raw = env.gw.request(
+            "POST", OPENAI, json.dumps(body),
+            {"Authorization": f"Bearer {env.keys[tenant]}",
+             "x-mock-delta": "3"})
+        assert st == 200, raw
+        got = openai_text(raw)[0] if body["stream"] else \
+            json.loads(raw)["choices"][0]["message"]["content"]
+        return i, text, got
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(40)))
+
+    for i, text, got in results:
+        # "[EMAIL_2]" was never issued to any of these requests
+        assert got.endswith(f"You said: {text}"), (i, got)
+        others = [f"person{j}@example.de" for j in range(40) if j != i]
+        assert not any(o in got for o in others), (i, got)
+
+
+def test_invented_token_passes_through(env):
+    """A reply with tokens no request of this one issued: unchanged."""
+    text = "Kein PII hier: [EMAIL_1], [IBAN_1], [PERSON_1]"
+    ex = env.exchange("POST", OPENAI, chat(text), tenant="initech_adequate")
+    assert ex.status == 200
+    assert ex.json["choices"][0]["message"]["content"] == reply(text)
+    assert outcome_tokens(ex) is None
+
+
+def test_other_profiles_are_not_restored(env):
+    """Masks are not tokens: a masking tenant's reply keeps them."""
+    ex = env.exchange("POST", OPENAI, chat(f"an {EMAIL}", stream=True),
+                      tenant="acme_eu")
+    assert ex.status == 200
+    assert openai_text(ex.raw)[0] == reply("an [EMAIL]", "eu")
+    assert outcome_tokens(ex) is None
