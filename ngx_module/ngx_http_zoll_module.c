@@ -281,15 +281,6 @@ static ngx_str_t  ngx_http_zoll_subject_header =
     ngx_string("x-zoll-subject-country");
 
 
-static ngx_uint_t
-ngx_http_zoll_is_subject_header(ngx_table_elt_t *h)
-{
-    return h->key.len == ngx_http_zoll_subject_header.len
-           && ngx_strncmp(h->lowcase_key, ngx_http_zoll_subject_header.data,
-                          h->key.len) == 0;
-}
-
-
 /* The response must come back as plain text for the tokens to be
  * restored: the client's Accept-Encoding is not forwarded (nginx's gzip
  * filter may still compress what goes to the client). */
@@ -299,11 +290,10 @@ static ngx_str_t  ngx_http_zoll_accept_encoding =
 
 
 static ngx_uint_t
-ngx_http_zoll_is_accept_encoding(ngx_table_elt_t *h)
+ngx_http_zoll_is_header(ngx_table_elt_t *h, ngx_str_t *name)
 {
-    return h->key.len == ngx_http_zoll_accept_encoding.len
-           && ngx_strncmp(h->lowcase_key, ngx_http_zoll_accept_encoding.data,
-                          h->key.len) == 0;
+    return h->key.len == name->len
+           && ngx_strncmp(h->lowcase_key, name->data, name->len) == 0;
 }
 
 
@@ -332,9 +322,7 @@ ngx_http_zoll_is_key_header(ngx_table_elt_t *h)
     ngx_str_t  *name;
 
     for (name = ngx_http_zoll_key_headers; name->len; name++) {
-        if (h->key.len == name->len
-            && ngx_strncmp(h->lowcase_key, name->data, name->len) == 0)
-        {
+        if (ngx_http_zoll_is_header(h, name)) {
             return 1;
         }
     }
@@ -603,8 +591,8 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r,
         }
 
         if (ngx_http_zoll_is_key_header(&h[i])
-            || ngx_http_zoll_is_subject_header(&h[i])
-            || ngx_http_zoll_is_accept_encoding(&h[i]))
+            || ngx_http_zoll_is_header(&h[i], &ngx_http_zoll_subject_header)
+            || ngx_http_zoll_is_header(&h[i], &ngx_http_zoll_accept_encoding))
         {
             continue;
         }
@@ -1020,7 +1008,7 @@ ngx_http_zoll_locate(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
             i = 0;
         }
 
-        if (!ngx_http_zoll_is_subject_header(&h[i])) {
+        if (!ngx_http_zoll_is_header(&h[i], &ngx_http_zoll_subject_header)) {
             continue;
         }
 

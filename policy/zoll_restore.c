@@ -61,6 +61,23 @@ typedef struct {
 } zoll_rs_buf_t;
 
 
+/* text that may still become a token: decoded, and as it came */
+typedef struct {
+    unsigned char    dec[ZOLL_TOKEN_MAX];
+    size_t           dlen;
+    unsigned char    raw[ZOLL_TOKEN_MAX * 6];    /* "\uXXXX" each */
+    size_t           rlen;
+} zoll_rs_text_t;
+
+
+/* such text cut from the end of an event's text delta */
+typedef struct {
+    zoll_rs_text_t   text;
+    size_t           cut;                /* where it was in the event */
+    char             channel[ZOLL_RS_CHANNEL];
+} zoll_rs_carry_t;
+
+
 enum {
     ZOLL_RS_OUT = 0,        /* between JSON tokens */
     ZOLL_RS_STR,            /* in a string */
@@ -90,12 +107,8 @@ struct zoll_restorer_s {
     size_t                esclen;
     unsigned              hex;
 
-    /* the held candidate: decoded bytes, their original bytes, and the
-     * range of tokens it is still a prefix of */
-    unsigned char         held[ZOLL_TOKEN_MAX];
-    size_t                hlen;
-    unsigned char         hraw[ZOLL_TOKEN_MAX * 6];
-    size_t                hrlen;
+    /* the held candidate and the range of tokens it is a prefix of */
+    zoll_rs_text_t        held;
     size_t                lo, hi;
 
     zoll_rs_buf_t        *dst;           /* where output goes now */
@@ -106,22 +119,12 @@ struct zoll_restorer_s {
     zoll_rs_buf_t         ev;            /* the event being read */
     zoll_rs_buf_t         hold;          /* a held event and those queued
                                             behind it */
-    char                  channel[ZOLL_RS_CHANNEL];
+    char                  channel[ZOLL_RS_CHANNEL];   /* of the string */
     int                   has_hold;
-    size_t                cut;           /* where its carry belongs */
-    unsigned char         carry[ZOLL_TOKEN_MAX];
-    size_t                clen;
-    unsigned char         craw[ZOLL_TOKEN_MAX * 6];
-    size_t                crlen;
-    char                  cchannel[ZOLL_RS_CHANNEL];
+    zoll_rs_carry_t       carry;         /* the held event's */
     int                   resolved;      /* 0, or 1 moved, 2 stays */
     int                   ev_cut;        /* this event ends in a carry */
-    size_t                ev_cutpos;
-    unsigned char         ev_carry[ZOLL_TOKEN_MAX];
-    size_t                ev_clen;
-    unsigned char         ev_craw[ZOLL_TOKEN_MAX * 6];
-    size_t                ev_crlen;
-    char                  ev_channel[ZOLL_RS_CHANNEL];
+    zoll_rs_carry_t       ev_carry;
     int                   ev_text;       /* it has a text delta */
 };
 
@@ -352,10 +355,10 @@ zoll_rs_value(zoll_restorer_t *rs, const unsigned char *v, size_t n,
 static int
 zoll_rs_unhold(zoll_restorer_t *rs)
 {
-    int  rc = zoll_rs_put(rs, rs->dst, rs->hraw, rs->hrlen);
+    int  rc = zoll_rs_put(rs, rs->dst, rs->held.raw, rs->held.rlen);
 
-    rs->hlen = 0;
-    rs->hrlen = 0;
+    rs->held.dlen = 0;
+    rs->held.rlen = 0;
     return rc;
 }
 
@@ -395,7 +398,7 @@ zoll_rs_char(zoll_restorer_t *rs, unsigned char c, const unsigned char *raw,
 {
     zoll_rs_token_t  *t;
 
-    if (rs->hlen == 0) {
+    if (rs->held.dlen == 0) {
         if (c != '[') {
             return zoll_rs_put(rs, rs->dst, raw, rlen);
         }
@@ -404,10 +407,10 @@ zoll_rs_char(zoll_restorer_t *rs, unsigned char c, const unsigned char *raw,
         rs->hi = rs->ntokens;
     }
 
-    zoll_rs_narrow(rs, rs->hlen, c);
+    zoll_rs_narrow(rs, rs->held.dlen, c);
 
     if (rs->lo == rs->hi) {
-        if (rs->hlen == 0) {
+        if (rs->held.dlen == 0) {
             return zoll_rs_put(rs, rs->dst, raw, rlen);
         }
 
@@ -420,16 +423,16 @@ zoll_rs_char(zoll_restorer_t *rs, unsigned char c, const unsigned char *raw,
                         : zoll_rs_put(rs, rs->dst, raw, rlen);
     }
 
-    rs->held[rs->hlen++] = c;
-    memcpy(rs->hraw + rs->hrlen, raw, rlen);
-    rs->hrlen += rlen;
+    rs->held.dec[rs->held.dlen++] = c;
+    memcpy(rs->held.raw + rs->held.rlen, raw, rlen);
+    rs->held.rlen += rlen;
 
     t = &rs->tokens[rs->lo];
 
-    if (t->tlen == rs->hlen) {
+    if (t->tlen == rs->held.dlen) {
         /* tokens end at their only "]": none continues a complete one */
-        rs->hlen = 0;
-        rs->hrlen = 0;
+        rs->held.dlen = 0;
+        rs->held.rlen = 0;
         rs->restored++;
         return zoll_rs_value(rs, t->val, t->vlen, rs->twice);
     }
@@ -512,51 +515,44 @@ zoll_rs_channel(zoll_restorer_t *rs, char *out)
 /* An event's text delta starts: the first one of an event after a held
  * event decides where the held suffix goes. */
 
-static int
+static void
 zoll_rs_text_starts(zoll_restorer_t *rs)
 {
-    char  ch[ZOLL_RS_CHANNEL];
+    size_t  i;
 
-    if (rs->mode != ZOLL_RESTORE_SSE || zoll_rs_channel(rs, ch) != 0) {
-        return 0;
+    if (rs->mode != ZOLL_RESTORE_SSE || zoll_rs_channel(rs, rs->channel) != 0)
+    {
+        return;
     }
 
     rs->text = 1;
     rs->ev_text = 1;
-    memcpy(rs->channel, ch, sizeof(ch));
 
     if (!rs->has_hold || rs->resolved) {
-        return 0;
+        return;
     }
 
-    if (strcmp(ch, rs->cchannel) != 0) {
+    if (strcmp(rs->channel, rs->carry.channel) != 0) {
         rs->resolved = 2;
-        return 0;
+        return;
     }
 
     /* the held suffix moves here and goes on matching */
     rs->resolved = 1;
+    rs->held = rs->carry.text;
     rs->lo = 0;
     rs->hi = rs->ntokens;
-    rs->hlen = 0;
-    rs->hrlen = 0;
 
-    for (size_t i = 0; i < rs->clen; i++) {
-        zoll_rs_narrow(rs, i, rs->carry[i]);
+    for (i = 0; i < rs->held.dlen; i++) {
+        zoll_rs_narrow(rs, i, rs->held.dec[i]);
     }
-
-    memcpy(rs->held, rs->carry, rs->clen);
-    rs->hlen = rs->clen;
-    memcpy(rs->hraw, rs->craw, rs->crlen);
-    rs->hrlen = rs->crlen;
-    return 0;
 }
 
 
 static int
 zoll_rs_string_ends(zoll_restorer_t *rs)
 {
-    if (rs->hlen == 0) {
+    if (rs->held.dlen == 0) {
         return 0;
     }
 
@@ -566,14 +562,11 @@ zoll_rs_string_ends(zoll_restorer_t *rs)
 
     /* the suffix may continue in the next delta of this channel */
     rs->ev_cut = 1;
-    rs->ev_cutpos = rs->dst->len;
-    memcpy(rs->ev_carry, rs->held, rs->hlen);
-    rs->ev_clen = rs->hlen;
-    memcpy(rs->ev_craw, rs->hraw, rs->hrlen);
-    rs->ev_crlen = rs->hrlen;
-    memcpy(rs->ev_channel, rs->channel, sizeof(rs->channel));
-    rs->hlen = 0;
-    rs->hrlen = 0;
+    rs->ev_carry.text = rs->held;
+    rs->ev_carry.cut = rs->dst->len;
+    memcpy(rs->ev_carry.channel, rs->channel, sizeof(rs->channel));
+    rs->held.dlen = 0;
+    rs->held.rlen = 0;
     return 0;
 }
 
@@ -628,10 +621,8 @@ zoll_rs_out(zoll_restorer_t *rs, unsigned char c)
 
         } else if (l && l->obj) {
             rs->twice = zoll_rs_key_is(l, zoll_rs_json_keys);
-            if (zoll_rs_key_is(l, zoll_rs_text_keys)
-                && zoll_rs_text_starts(rs) != 0)
-            {
-                return -1;
+            if (zoll_rs_key_is(l, zoll_rs_text_keys)) {
+                zoll_rs_text_starts(rs);
             }
         }
         break;
@@ -800,8 +791,8 @@ zoll_rs_json_reset(zoll_restorer_t *rs)
     rs->state = ZOLL_RS_OUT;
     rs->depth = 0;
     rs->in_key = 0;
-    rs->hlen = 0;
-    rs->hrlen = 0;
+    rs->held.dlen = 0;
+    rs->held.rlen = 0;
 }
 
 
@@ -817,10 +808,11 @@ zoll_rs_emit_hold(zoll_restorer_t *rs, int with_carry)
 
     rs->has_hold = 0;
 
-    if (zoll_rs_put(rs, &rs->out, rs->hold.p, rs->cut) != 0
-        || (with_carry && zoll_rs_put(rs, &rs->out, rs->craw, rs->crlen))
-        || zoll_rs_put(rs, &rs->out, rs->hold.p + rs->cut,
-                       rs->hold.len - rs->cut) != 0)
+    if (zoll_rs_put(rs, &rs->out, rs->hold.p, rs->carry.cut) != 0
+        || (with_carry && zoll_rs_put(rs, &rs->out, rs->carry.text.raw,
+                                      rs->carry.text.rlen))
+        || zoll_rs_put(rs, &rs->out, rs->hold.p + rs->carry.cut,
+                       rs->hold.len - rs->carry.cut) != 0)
     {
         return -1;
     }
@@ -862,12 +854,7 @@ zoll_rs_event_ends(zoll_restorer_t *rs)
         rs->ev = tmp;
         rs->has_hold = 1;
         rs->resolved = 0;
-        rs->cut = rs->ev_cutpos;
-        memcpy(rs->carry, rs->ev_carry, rs->ev_clen);
-        rs->clen = rs->ev_clen;
-        memcpy(rs->craw, rs->ev_craw, rs->ev_crlen);
-        rs->crlen = rs->ev_crlen;
-        memcpy(rs->cchannel, rs->ev_channel, sizeof(rs->cchannel));
+        rs->carry = rs->ev_carry;
 
     } else if (zoll_rs_put(rs, &rs->out, rs->ev.p, rs->ev.len) != 0) {
         return -1;
