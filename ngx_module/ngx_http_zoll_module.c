@@ -113,6 +113,8 @@ static ngx_int_t ngx_http_zoll_refusal_handler(ngx_http_request_t *r);
 static void ngx_http_zoll_cleanup_ctx(void *data);
 static ngx_int_t ngx_http_zoll_restore_header(ngx_http_request_t *r,
     ngx_http_zoll_ctx_t *ctx);
+static ngx_int_t ngx_http_zoll_unrestorable(ngx_http_request_t *r,
+    ngx_http_zoll_ctx_t *ctx);
 static ngx_int_t ngx_http_zoll_restore_body(ngx_http_request_t *r,
     ngx_http_zoll_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_zoll_log_handler(ngx_http_request_t *r);
@@ -1783,9 +1785,8 @@ ngx_http_zoll_restore_header(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "zoll: the provider answered with Content-Encoding "
-                      "\"%V\", its tokens cannot be restored; response cut "
-                      "off", &ce->value);
-        return NGX_ERROR;
+                      "\"%V\", its tokens cannot be restored", &ce->value);
+        return ngx_http_zoll_unrestorable(r, ctx);
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -1818,6 +1819,37 @@ ngx_http_zoll_restore_header(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
     ngx_http_clear_content_length(r);
     ngx_http_clear_accept_ranges(r);
     ngx_http_weak_etag(r);
+
+    return NGX_OK;
+}
+
+
+/* Nothing has gone to the client yet: it gets Zoll's 502 instead of an
+ * answer it could not use, and the body filter drops the provider's. */
+
+static ngx_int_t
+ngx_http_zoll_unrestorable(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
+{
+    ctx->d.status = ZOLL_ERR_UNRESTORABLE;
+    ngx_cpystrn((u_char *) ctx->d.reason,
+                (u_char *) "the provider's answer is compressed, so its "
+                "reversible tokens cannot be restored; it was dropped",
+                sizeof(ctx->d.reason));
+
+    r->headers_out.content_encoding->hash = 0;
+    r->headers_out.content_encoding = NULL;
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    ctx->error_body = ngx_http_zoll_error_buf(r, ctx);
+    if (ctx->error_body == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.status = zoll_status_http(ZOLL_ERR_UNRESTORABLE);
+    r->headers_out.status_line.len = 0;
 
     return NGX_OK;
 }

@@ -264,6 +264,8 @@ typedef enum {
     ZOLL_ERR_UNINSPECTABLE,      /* 415 */
     ZOLL_ERR_PII_BLOCKED,        /* 422 */
     ZOLL_ERR_KEY_COLLISION,      /* 422: redacted keys would be equal */
+    ZOLL_ERR_UNRESTORABLE,       /* 502: the answer's tokens cannot be
+                                    restored (e.g. it is compressed) */
     ZOLL_STATUS_N                /* the number of statuses; keep it last */
 } zoll_status_e;
 

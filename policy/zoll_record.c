@@ -215,6 +215,7 @@ zoll_error_type(int http)
     case 403: return "permission_error";
     case 451: return "permission_error";
     case 500:
+    case 502:
     case 503: return "api_error";
     default:  return "invalid_request_error";
     }
@@ -229,6 +230,7 @@ zoll_error_status(int http)
     case 403: return "PERMISSION_DENIED";
     case 451: return "PERMISSION_DENIED";
     case 500: return "INTERNAL";
+    case 502:
     case 503: return "UNAVAILABLE";
     case 426: return "FAILED_PRECONDITION";
     default:  return "INVALID_ARGUMENT";

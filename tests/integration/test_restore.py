@@ -224,6 +224,31 @@ def test_gzip_for_the_client(env):
                 == reply(TEXT)
 
 
+def test_compressed_answer_is_refused(env):
+    """A provider that compresses anyway: its answer cannot be restored,
+    so the client gets Zoll's 502 in the provider's shape, never the
+    answer with tokens in it."""
+    ex = env.exchange("POST", OPENAI, chat(), tenant="initech_adequate",
+                      headers={"x-mock-gzip": "1"})
+    provider_saw(ex)
+    assert ex.status == 502, ex.raw
+    assert ex.headers.get("content-encoding") is None
+    err = ex.json["error"]
+    assert err["code"] == "response_not_restorable"
+    assert err["type"] == "api_error"
+    o = ex.record("outcome")
+    assert o["status"] == 502 and o["upstream_status"] == 200
+    assert o["reversible_tokens"] == {"issued": 3, "restored": 0}
+
+    # without tokens there is nothing to restore: passed on as it came
+    ex = env.exchange("POST", OPENAI, chat("Hallo"),
+                      tenant="initech_adequate", headers={"x-mock-gzip": "1"})
+    assert ex.status == 200
+    assert ex.headers["content-encoding"] == "gzip"
+    assert json.loads(gzip.decompress(ex.raw))["choices"][0]["message"][
+        "content"] == reply("Hallo")
+
+
 def test_stream_is_not_held(env):
     """With a slow provider, restored events reach the client as they are
     written, long before the stream ends."""

@@ -10,7 +10,7 @@ Streams can be made awkward with request headers (the gateway forwards
 them): x-mock-delta (characters per text delta), x-mock-chop (write every
 event in pieces of this many bytes, each flushed on its own), x-mock-delay-ms
 (pause before each write), x-mock-escape (write "_" as "\\u005f" in event
-JSON).  A request with "tools" is answered with a tool call whose arguments
+JSON); x-mock-gzip gzips a JSON answer whatever the request accepts.  A request with "tools" is answered with a tool call whose arguments
 quote the user's text.
 
 Usage: upstream.py --name eu --port 9441 --cert upstream.pem --key upstream.key
@@ -18,6 +18,7 @@ Usage: upstream.py --name eu --port 9441 --cert upstream.pem --key upstream.key
 """
 import argparse
 import datetime
+import gzip
 import hashlib
 import http.server
 import json
@@ -218,6 +219,9 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
         data = to_json(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if self.headers and self.headers.get("x-mock-gzip") == "1":
+            data = gzip.compress(data)
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(data)))
         if self.close_connection:
             self.send_header("Connection", "close")

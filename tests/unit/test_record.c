@@ -477,6 +477,7 @@ static const struct {
       "INVALID_ARGUMENT" },
     { ZOLL_ERR_PII_BLOCKED, 422, "invalid_request_error",
       "INVALID_ARGUMENT" },
+    { ZOLL_ERR_UNRESTORABLE, 502, "api_error", "UNAVAILABLE" },
 };
 
 #define ZT_NERRORS  (sizeof(zt_errors) / sizeof(zt_errors[0]))
@@ -670,6 +671,7 @@ test_status_table(void **state)
         { ZOLL_ERR_UNINSPECTABLE, 415, "body_not_inspectable" },
         { ZOLL_ERR_PII_BLOCKED, 422, "pii_blocked" },
         { ZOLL_ERR_KEY_COLLISION, 422, "redaction_key_collision" },
+        { ZOLL_ERR_UNRESTORABLE, 502, "response_not_restorable" },
     };
 
     size_t  i;
