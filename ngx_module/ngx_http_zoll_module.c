@@ -27,6 +27,13 @@
 #define NGX_HTTP_ZOLL_RECORD_LEN  2048
 #define NGX_HTTP_ZOLL_MAX_BODY    (8 * 1024 * 1024)
 #define NGX_HTTP_ZOLL_OUT_BUF     4096
+/* restored output not yet sent to the client, in buffer bytes: above it
+ * the provider's buffers are left unread, so a slow client slows the
+ * provider down instead of filling the worker's memory */
+#define NGX_HTTP_ZOLL_BUSY_MAX    (64 * 1024)
+/* r->buffered: unread provider buffers are kept (the image filter's bit;
+ * image_filter has no place in a Zoll location) */
+#define NGX_HTTP_ZOLL_BUFFERED    0x08
 
 
 typedef struct {
@@ -70,6 +77,7 @@ typedef struct {
                                               body has been inspected */
     ngx_buf_t                  *error_body;  /* replaces nginx's 413 page */
     zoll_restorer_t            *restorer;  /* the response's, or NULL */
+    ngx_chain_t                *in;        /* provider buffers not read */
     ngx_chain_t                *free;      /* its output buffers */
     ngx_chain_t                *busy;
     unsigned                    authenticated:1;  /* the key was checked */
@@ -1908,75 +1916,134 @@ ngx_http_zoll_restore_out(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx,
 }
 
 
-static ngx_int_t
-ngx_http_zoll_restore_body(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx,
-    ngx_chain_t *in)
+/* One provider buffer through the restorer, its output appended at *ll. */
+
+static ngx_chain_t **
+ngx_http_zoll_restore_buf(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx,
+    ngx_chain_t **ll, ngx_buf_t *b)
 {
     size_t                n;
-    ngx_int_t             rc;
-    ngx_buf_t            *b;
-    ngx_chain_t          *cl, *out, **ll;
     const unsigned char  *p;
 
-    out = NULL;
-    ll = &out;
+    if (b->in_file && !ngx_buf_in_memory(b)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "zoll: a response buffer is in a file, tokens cannot "
+                      "be restored (\"proxy_buffering off\" is required); "
+                      "response cut off");
+        return NULL;
+    }
 
-    for (cl = in; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file && !ngx_buf_in_memory(b)) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "zoll: a response buffer is in a file, tokens "
-                          "cannot be restored (\"proxy_buffering off\" is "
-                          "required); response cut off");
-            return NGX_ERROR;
-        }
-
-        if (ngx_buf_in_memory(b) && b->last > b->pos) {
-            if (zoll_restore(ctx->restorer, b->pos, b->last - b->pos, &p, &n)
-                != 0)
-            {
-                goto failed;
-            }
-
-            b->pos = b->last;
-
-            if (n && (ll = ngx_http_zoll_restore_out(r, ctx, ll, p, n, NULL))
-                     == NULL)
-            {
-                return NGX_ERROR;
-            }
-        }
-
-        n = 0;
-
-        if (b->last_buf && zoll_restore_finish(ctx->restorer, &p, &n) != 0) {
+    if (ngx_buf_in_memory(b) && b->last > b->pos) {
+        if (zoll_restore(ctx->restorer, b->pos, b->last - b->pos, &p, &n)
+            != 0)
+        {
             goto failed;
         }
 
-        if ((n || b->flush || b->last_buf || b->last_in_chain)
-            && (ll = ngx_http_zoll_restore_out(r, ctx, ll, p, n, b)) == NULL)
+        b->pos = b->last;
+
+        if (n && (ll = ngx_http_zoll_restore_out(r, ctx, ll, p, n, NULL))
+                 == NULL)
         {
-            return NGX_ERROR;
+            return NULL;
         }
     }
 
-    if (out == NULL && ctx->busy == NULL) {
-        return NGX_OK;
+    n = 0;
+
+    if (b->last_buf && zoll_restore_finish(ctx->restorer, &p, &n) != 0) {
+        goto failed;
     }
 
-    rc = ngx_http_next_body_filter(r, out);
+    if (n || b->flush || b->last_buf || b->last_in_chain) {
+        ll = ngx_http_zoll_restore_out(r, ctx, ll, p, n, b);
+    }
 
-    ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
-                            (ngx_buf_tag_t) &ngx_http_zoll_module);
-    return rc;
+    return ll;
 
 failed:
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "zoll: the response cannot be restored (an event above "
                   "the restorer's limit, or no memory); response cut off");
-    return NGX_ERROR;
+    return NULL;
+}
+
+
+static size_t
+ngx_http_zoll_busy_size(ngx_http_zoll_ctx_t *ctx)
+{
+    size_t        size = 0;
+    ngx_chain_t  *cl;
+
+    for (cl = ctx->busy; cl; cl = cl->next) {
+        size += cl->buf->end - cl->buf->start;
+    }
+
+    return size;
+}
+
+
+/* The provider's buffers are queued in ctx->in and restored while less
+ * than NGX_HTTP_ZOLL_BUSY_MAX of output waits for the client; what is
+ * left is restored when nginx calls again (the client took some, or the
+ * provider sent more). */
+
+static ngx_int_t
+ngx_http_zoll_restore_body(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx,
+    ngx_chain_t *in)
+{
+    size_t        busy;
+    ngx_int_t     rc;
+    ngx_chain_t  *cl, *out, **ll, **added;
+
+    if (in && ngx_chain_add_copy(r->pool, &ctx->in, in) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for ( ;; ) {
+        out = NULL;
+        ll = &out;
+        busy = ngx_http_zoll_busy_size(ctx);
+
+        while (ctx->in && busy < NGX_HTTP_ZOLL_BUSY_MAX) {
+            cl = ctx->in;
+            added = ll;
+
+            ll = ngx_http_zoll_restore_buf(r, ctx, ll, cl->buf);
+            if (ll == NULL) {
+                return NGX_ERROR;
+            }
+
+            for ( /* void */ ; *added; added = &(*added)->next) {
+                busy += (*added)->buf->end - (*added)->buf->start;
+            }
+
+            ctx->in = cl->next;
+            ngx_free_chain(r->pool, cl);
+        }
+
+        if (ctx->in) {
+            r->buffered |= NGX_HTTP_ZOLL_BUFFERED;
+        } else {
+            r->buffered &= ~NGX_HTTP_ZOLL_BUFFERED;
+        }
+
+        if (out == NULL && ctx->busy == NULL) {
+            return NGX_OK;
+        }
+
+        rc = ngx_http_next_body_filter(r, out);
+
+        ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                                (ngx_buf_tag_t) &ngx_http_zoll_module);
+
+        if (rc == NGX_ERROR || ctx->in == NULL
+            || ngx_http_zoll_busy_size(ctx) >= NGX_HTTP_ZOLL_BUSY_MAX)
+        {
+            return rc;
+        }
+    }
 }
 
 

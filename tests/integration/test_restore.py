@@ -280,6 +280,37 @@ def test_stream_is_not_held(env):
     assert arrivals[len(arrivals) // 2] < arrivals[-1] * 0.75, arrivals
 
 
+def rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_slow_client_does_not_fill_memory(env):
+    """A client that stops reading while the provider streams fast: nginx
+    stops reading from the provider (restored output waiting for the
+    client is bounded) instead of keeping the whole stream in memory."""
+    text = TEXT * 2500                  # ~40,000 events of 8 characters
+    conn = http.client.HTTPSConnection("127.0.0.1", env.gw.https_port,
+                                       context=env.gw.ssl_context(),
+                                       timeout=60)
+    conn.request("POST", OPENAI, body=json.dumps(chat(text, stream=True)),
+                 headers={"Authorization":
+                          f"Bearer {env.keys['initech_adequate']}",
+                          "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    workers = env.gw.workers()
+    before = sum(rss_kb(p) for p in workers)
+    time.sleep(2)
+    stalled = sum(rss_kb(p) for p in workers)
+    raw = resp.read()
+    conn.close()
+    assert openai_text(raw)[0] == reply(text)
+    # unbounded, this stream costs the worker well over 100 MB
+    assert stalled - before < 20 * 1024, (before, stalled)
+
+
 # isolation
 
 def test_no_token_of_another_request_or_tenant(env, anthropic_tokens):
