@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+import zollenv
+
 OPENAI = "/openai/v1/chat/completions"
 ANTHROPIC = "/anthropic/v1/messages"
 
@@ -43,6 +45,31 @@ def anthropic_tokens(env, policy):
             t["redaction"] = "tokenize"
     env.apply_policy(policy)
     return "globex_any"
+
+
+@pytest.fixture
+def gemini(env, make_gateway, tmp_path):
+    """A gateway with a Gemini subprocessor (EU mock) at /gemini/, enabled
+    for initech_adequate; the demo has none."""
+    p = env.policy()
+    p["subprocessors"].append({
+        "id": "google", "legal_name": "Google Ireland Limited (synthetic)",
+        "address": "Gordon House, Barrow Street, Dublin 4, Ireland",
+        "purpose": "AI language models (Gemini)", "api": "gemini",
+        "regions": [{"id": "eu", "endpoint": "https://eu.mock.zoll.test",
+                     "upstream": "zoll_eu", "country": "IE",
+                     "legal_bases": ["eea_art28"]}]})
+    tenant = next(t for t in p["tenants"] if t["id"] == "initech_adequate")
+    tenant["subprocessors"].append(
+        {"id": "google",
+         "credential_file": tenant["subprocessors"][0]["credential_file"]})
+    env.write_policy(p, tmp_path / "policy.json")
+    location = ("location /gemini/ {\n    zoll google;\n"
+                "    rewrite ^/gemini(/.*)$ $1 break;\n"
+                f"    include {zollenv.CONFIG}/zoll_proxy.conf;\n"
+                "    proxy_set_header x-goog-api-key $zoll_credential;\n}\n")
+    return make_gateway(policy=tmp_path / "policy.json",
+                        edit=lambda loc: location + loc)
 
 
 def provider_saw(ex, sent=SENT):
@@ -158,6 +185,46 @@ def test_responses_api_restored(env):
     assert ex.status == 200, ex.raw
     provider_saw(ex)
     assert ex.json["output"][0]["content"][0]["text"] == reply(TEXT)
+
+
+def gemini_request(gw, method, body, **headers):
+    key = zollenv.demo_keys()["initech_adequate"]
+    return gw.request("POST", f"/gemini/v1beta/models/gemini-2.0-flash:"
+                      f"{method}", json.dumps(body),
+                      {"x-goog-api-key": key, **headers})
+
+
+def test_gemini_restored(env, gemini):
+    """generateContent (with a function call) and
+    streamGenerateContent?alt=sse (CRLF framing) get the values back."""
+    body = {"contents": [{"role": "user", "parts": [{"text": TEXT}]}],
+            "tools": [{"functionDeclarations": [{"name": "send_mail"}]}]}
+    mark = env.eu.mark()
+    st, _, raw = gemini_request(gemini, "generateContent", body)
+    assert st == 200, raw
+    parts = json.loads(raw)["candidates"][0]["content"]["parts"]
+    assert parts[0]["text"] == reply(TEXT, "eu")
+    assert parts[1]["functionCall"]["args"] == {"text": TEXT}
+
+    del body["tools"]
+    st, hdrs, raw = gemini_request(
+        gemini, "streamGenerateContent?alt=sse", body, **{"x-mock-delta": "3"})
+    assert st == 200, raw
+    assert hdrs["content-type"].startswith("text/event-stream")
+    assert raw.endswith(b"\r\n\r\n") and b"\n\n" not in \
+        raw.replace(b"\r\n", b"")
+    text = "".join(p.get("text", "") for block in raw.split(b"\r\n\r\n")
+                   if block
+                   for p in json.loads(block[len(b"data: "):])[
+                       "candidates"][0]["content"]["parts"])
+    assert text == reply(TEXT, "eu")
+
+    sent = env.eu.since(mark)
+    assert len(sent) == 2
+    for got in sent:
+        assert "accept-encoding" not in got["headers"]
+        for v in ORIGINALS:
+            assert v not in got["body"]
 
 
 # event streams, cut awkwardly

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Mock LLM provider (OpenAI + Anthropic API shapes) served over TLS, for Zoll tests.
+"""Mock LLM provider (OpenAI, Anthropic and Gemini API shapes) served over TLS, for Zoll tests.
 
 Every request that reaches the mock is appended as one JSON line to --log, so
 tests can prove exactly what the gateway did, or did not, forward to the
@@ -43,6 +43,11 @@ ROUTES = {
     ("POST", "/v1/messages"): "api_anthropic_messages",
     ("POST", "/v1/responses"): "api_responses",
     ("GET", "/v1/models"): "api_models",
+}
+# POST /v1beta/models/<model>:<method>
+GEMINI_ROUTES = {
+    "generateContent": "api_gemini",
+    "streamGenerateContent": "api_gemini_stream",
 }
 
 
@@ -201,6 +206,8 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
 
         path = urlsplit(self.path).path
         route = ROUTES.get((self.command, path))
+        if self.command == "POST" and path.startswith("/v1beta/models/"):
+            route = GEMINI_ROUTES.get(path.rpartition(":")[2])
         if route is None:
             return self.send_json(404, error_body(f"no route for {self.command} {path}", "not_found_error"))
         req = {}
@@ -247,11 +254,11 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
         return (int(h.get("x-mock-delta") or DELTA_SIZE), int(h.get("x-mock-chop") or 0),
                 float(h.get("x-mock-delay-ms") or 0) / 1000, h.get("x-mock-escape") == "1")
 
-    def send_event(self, data, event=None):
+    def send_event(self, data, event=None, nl="\n"):
         _, chop, delay, escape = self.knobs()
         if escape:
             data = data.replace("_", "\\u005f")  # "_" only occurs in strings
-        text = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
+        text = (f"event: {event}{nl}" if event else "") + f"data: {data}{nl}{nl}"
         raw = text.encode()
         for i in range(0, len(raw), chop or len(raw)):
             piece = raw[i:i + (chop or len(raw))]
@@ -357,6 +364,38 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
         event("message_delta", delta={"stop_reason": stop_reason, "stop_sequence": None},
               usage={"output_tokens": output_tokens})
         event("message_stop")
+        self.end_stream()
+
+    def gemini_reply(self, req):
+        contents = req.get("contents") if isinstance(req.get("contents"), list) else []
+        user = [c for c in contents if isinstance(c, dict) and c.get("role", "user") == "user"]
+        parts = user[-1].get("parts", []) if user else []
+        user_text = "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+        call = req.get("tools") and {"functionCall": {"name": "send_mail", "args": {"text": user_text}}}
+        return user_text, self.reply_for(user_text), call
+
+    def api_gemini(self, req):
+        user_text, reply, call = self.gemini_reply(req)
+        parts = [{"text": reply}] + ([call] if call else [])
+        self.send_json(200, {
+            "candidates": [{"content": {"role": "model", "parts": parts},
+                            "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": count_tokens(user_text),
+                              "candidatesTokenCount": count_tokens(reply)},
+            "modelVersion": "mock-gemini"})
+
+    def api_gemini_stream(self, req):
+        # alt=sse: server-sent events, framed with CRLF as Google does
+        _, reply, call = self.gemini_reply(req)
+        if "alt=sse" not in (urlsplit(self.path).query or ""):
+            return self.send_json(400, error_body("mock: only alt=sse streams"))
+        self.start_stream()
+        for piece in pieces(reply, self.knobs()[0]):
+            self.send_event(to_json({"candidates": [{"content": {
+                "role": "model", "parts": [{"text": piece}]}, "index": 0}]}), nl="\r\n")
+        last = {"content": {"role": "model", "parts": [call] if call else [{"text": ""}]},
+                "finishReason": "STOP", "index": 0}
+        self.send_event(to_json({"candidates": [last], "modelVersion": "mock-gemini"}), nl="\r\n")
         self.end_stream()
 
     def api_responses(self, req):
