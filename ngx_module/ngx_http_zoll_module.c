@@ -1739,10 +1739,12 @@ ngx_http_zoll_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
  * pool (it is freed with the pool) and drops Content-Length, which no
  * longer holds; the body filter feeds it every buffer as it comes and
  * passes on what it returns at once, with flush and last_buf.  Output
- * buffers are recycled (free and busy chains), so memory does not grow
- * with the length of a stream.  Where restoring is impossible (a
- * compressed or file-backed body, an event above the engine's limit) the
- * response is cut off: a client never gets tokens half restored silently.
+ * buffers are recycled (free and busy chains) and bounded (the provider's
+ * buffers wait unread while the client is slow), so memory does not grow
+ * with the length of a stream.  Where restoring is impossible the client
+ * never gets tokens half restored silently: a compressed answer becomes
+ * Zoll's 502; a file-backed buffer or an event above the engine's limit,
+ * once the answer has begun, cuts the response off.
  */
 
 static void

@@ -693,7 +693,8 @@ static const unsigned char  zoll_rs_unescape[128] = {
 static int
 zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
 {
-    int  h;
+    int     h;
+    size_t  i;
 
     switch (rs->state) {
 
@@ -744,7 +745,8 @@ zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
         h = zoll_rs_hexval(c);
 
         if (h < 0) {
-            /* not JSON: the bytes go on as they came */
+            /* not JSON: the bytes go on as they came (0x80: as if it
+             * were a character that no token holds) */
             rs->state = ZOLL_RS_STR;
             rs->hex = 0x80;
             break;
@@ -762,7 +764,7 @@ zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
 
     /* a complete escape */
     if (rs->in_key) {
-        for (size_t i = 0; i < rs->esclen; i++) {
+        for (i = 0; i < rs->esclen; i++) {
             if (zoll_rs_key_byte(rs, rs->esc[i]) != 0) {
                 return -1;
             }
