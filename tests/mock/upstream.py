@@ -10,8 +10,9 @@ Streams can be made awkward with request headers (the gateway forwards
 them): x-mock-delta (characters per text delta), x-mock-chop (write every
 event in pieces of this many bytes, each flushed on its own), x-mock-delay-ms
 (pause before each write), x-mock-escape (write "_" as "\\u005f" in event
-JSON); x-mock-gzip gzips a JSON answer whatever the request accepts.  A request with "tools" is answered with a tool call whose arguments
-quote the user's text.
+JSON); x-mock-gzip gzips a JSON answer whatever the request accepts.  A
+request with "tools" is answered with a tool call whose arguments quote the
+user's text.
 
 Usage: upstream.py --name eu --port 9441 --cert upstream.pem --key upstream.key
                    --log upstream-eu.log [--host 127.0.0.1]
