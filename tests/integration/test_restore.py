@@ -291,6 +291,30 @@ def test_gzip_for_the_client(env):
                 == reply(TEXT)
 
 
+def test_accept_encoding_is_never_forwarded(env, make_gateway):
+    """Also where the proxy configuration forgets to clear it, the
+    client's Accept-Encoding does not reach the provider: the module
+    drops it."""
+    proxy = (zollenv.CONFIG / "zoll_proxy.conf").read_text()
+    assert 'proxy_set_header Accept-Encoding "";' in proxy
+    proxy = proxy.replace('proxy_set_header Accept-Encoding "";', "")
+    include = f"include {zollenv.CONFIG}/zoll_proxy.conf;"
+    gw = make_gateway(edit=lambda loc: loc.replace(include, proxy))
+    assert include not in gw.run.joinpath("locations.conf").read_text()
+
+    mark = env.us.mark()
+    st, hdrs, raw = gw.request(
+        "POST", OPENAI, json.dumps(chat()),
+        {"Authorization": f"Bearer {env.keys['initech_adequate']}",
+         "Accept-Encoding": "gzip, br"})
+    assert st == 200, raw
+    got = env.us.since(mark)
+    assert len(got) == 1 and "accept-encoding" not in got[0]["headers"]
+    assert hdrs["content-encoding"] == "gzip"
+    assert json.loads(gzip.decompress(raw))["choices"][0]["message"][
+        "content"] == reply(TEXT)
+
+
 def test_compressed_answer_is_refused(env):
     """A provider that compresses anyway: its answer cannot be restored,
     so the client gets Zoll's 502 in the provider's shape, never the
