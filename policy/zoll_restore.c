@@ -787,6 +787,41 @@ zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
 }
 
 
+/* Bytes of JSON: a run of a string value that holds nothing of interest
+ * (no quote, backslash or "[", no candidate held) is copied at once. */
+
+static int
+zoll_rs_json(zoll_restorer_t *rs, const unsigned char *p, size_t n)
+{
+    size_t  i, j;
+
+    for (i = 0; i < n; /* void */ ) {
+        if (rs->state == ZOLL_RS_STR && !rs->in_key && rs->held.dlen == 0) {
+            for (j = i; j < n && p[j] != '"' && p[j] != '\\' && p[j] != '[';
+                 j++)
+            {
+                /* void */
+            }
+
+            if (j > i) {
+                if (zoll_rs_put(rs, rs->dst, p + i, j - i) != 0) {
+                    return -1;
+                }
+
+                i = j;
+                continue;
+            }
+        }
+
+        if (zoll_rs_json_byte(rs, p[i++]) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 zoll_rs_json_reset(zoll_restorer_t *rs)
 {
@@ -882,7 +917,7 @@ zoll_rs_blank(const unsigned char *p, size_t n)
 static int
 zoll_rs_line(zoll_restorer_t *rs, const unsigned char *p, size_t n, int nl)
 {
-    size_t  i, end;
+    size_t  end;
 
     rs->dst = &rs->ev;
 
@@ -895,10 +930,8 @@ zoll_rs_line(zoll_restorer_t *rs, const unsigned char *p, size_t n, int nl)
 
         zoll_rs_json_reset(rs);
 
-        for (i = 5; i < end; i++) {
-            if (zoll_rs_json_byte(rs, p[i]) != 0) {
-                return -1;
-            }
+        if (zoll_rs_json(rs, p + 5, end - 5) != 0) {
+            return -1;
         }
 
         /* an unterminated string's candidate goes out as it came */
@@ -979,8 +1012,6 @@ int
 zoll_restore(zoll_restorer_t *rs, const unsigned char *in, size_t len,
     const unsigned char **out, size_t *olen)
 {
-    size_t  i;
-
     *out = NULL;
     *olen = 0;
 
@@ -997,10 +1028,8 @@ zoll_restore(zoll_restorer_t *rs, const unsigned char *in, size_t len,
 
     } else {
         rs->dst = &rs->out;
-        for (i = 0; i < len; i++) {
-            if (zoll_rs_json_byte(rs, in[i]) != 0) {
-                return -1;
-            }
+        if (zoll_rs_json(rs, in, len) != 0) {
+            return -1;
         }
     }
 
