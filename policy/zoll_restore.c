@@ -44,12 +44,13 @@ typedef struct {
 typedef struct {
     unsigned char    obj;
     unsigned char    want_key;
-    unsigned char    has_index;          /* an "index" member was seen */
+    unsigned char    has_index;          /* an "...index" member was seen */
     unsigned char    in_index;           /* reading its number */
     unsigned char    klen;               /* 0xff: too long to name */
     char             key[ZOLL_RS_KEY];
     uint64_t         item;               /* position in an array */
-    uint64_t         index;
+    uint64_t         index;              /* of all "...index" members */
+    uint64_t         num;                /* the one being read */
 } zoll_rs_level_t;
 
 
@@ -466,8 +467,10 @@ zoll_rs_key_is(const zoll_rs_level_t *l, const char *const *keys)
 
 
 /* The channel of the string value now starting: the path of keys and
- * array positions, with the "index" members of the enclosing objects
- * (OpenAI choices and tool calls, Anthropic content blocks). */
+ * array positions, with the numbers of the "index", "output_index",
+ * "content_index" ... members of the enclosing objects (OpenAI choices and
+ * tool calls, Responses output items and their parts, Anthropic content
+ * blocks). */
 
 static int
 zoll_rs_channel(zoll_restorer_t *rs, char *out)
@@ -601,9 +604,12 @@ zoll_rs_out(zoll_restorer_t *rs, unsigned char c)
 
     if (l && l->in_index) {
         if (c >= '0' && c <= '9') {
-            l->index = l->index * 10 + (uint64_t) (c - '0');
-            l->has_index = 1;
+            l->num = l->num * 10 + (uint64_t) (c - '0');
+
         } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+            /* several (output_index, content_index) make one channel */
+            l->index = l->index * 1000003 + l->num;
+            l->has_index = 1;
             l->in_index = 0;
         }
     }
@@ -655,10 +661,9 @@ zoll_rs_out(zoll_restorer_t *rs, unsigned char c)
     case ':':
         if (l && l->obj) {
             l->want_key = 0;
-            l->in_index = (l->klen == 5 && memcmp(l->key, "index", 5) == 0);
-            if (l->in_index) {
-                l->index = 0;
-            }
+            l->in_index = (l->klen != 0xff && l->klen >= 5
+                           && memcmp(l->key + l->klen - 5, "index", 5) == 0);
+            l->num = 0;
         }
         break;
     }

@@ -252,6 +252,31 @@ test_sse_anthropic(void **state)
 }
 
 
+#define ZT_RESP(o, s)                                                      \
+    "event: response.output_text.delta\n"                                 \
+    "data: {\"type\":\"response.output_text.delta\",\"item_id\":\"m\","   \
+    "\"output_index\":" #o ",\"content_index\":0,\"delta\":\"" s "\"}\n\n"
+
+static void
+test_sse_responses(void **state)
+{
+    (void) state;
+
+    /* OpenAI Responses: deltas continue each other within one output
+     * item and content part (output_index, content_index), not across */
+    zt_check(ZOLL_RESTORE_SSE,
+        ZT_RESP(0, "Hi [EMA")
+        ZT_RESP(0, "IL_1] and [PER")
+        ZT_RESP(1, "SON_1] x")
+        "data: [DONE]\n\n",
+        ZT_RESP(0, "Hi ")
+        ZT_RESP(0, "jane@example.org and [PER")
+        ZT_RESP(1, "SON_1] x")
+        "data: [DONE]\n\n",
+        1);
+}
+
+
 static void
 test_sse_gemini_and_end(void **state)
 {
@@ -429,6 +454,7 @@ zt_restore_tests(void)
         cmocka_unit_test(test_json_arguments),
         cmocka_unit_test(test_sse_openai_split),
         cmocka_unit_test(test_sse_anthropic),
+        cmocka_unit_test(test_sse_responses),
         cmocka_unit_test(test_sse_gemini_and_end),
         cmocka_unit_test(test_sse_no_delay),
         cmocka_unit_test(test_sse_long_stream),
