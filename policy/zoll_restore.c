@@ -30,6 +30,7 @@
 #define ZOLL_RS_DEPTH     32            /* levels tracked for channels */
 #define ZOLL_RS_KEY       32            /* key bytes kept per level */
 #define ZOLL_RS_CHANNEL   256
+#define ZOLL_RS_TYPE      64            /* an event's "type" kept */
 
 
 typedef struct {
@@ -104,6 +105,9 @@ struct zoll_restorer_s {
     unsigned              in_key:1;
     unsigned              twice:1;       /* the string holds JSON text */
     unsigned              text:1;        /* a text delta (events only) */
+    unsigned              in_type:1;     /* the event's "type" value */
+    unsigned char         typelen;       /* 0xff: too long to name */
+    char                  type[ZOLL_RS_TYPE];
     unsigned char         esc[6];
     size_t                esclen;
     unsigned              hex;
@@ -143,6 +147,9 @@ static const char *const  zoll_rs_text_keys[] = {
 static const char *const  zoll_rs_json_keys[] = {
     "arguments", "partial_json", NULL
 };
+
+/* ... and the "delta" of an event of this type (OpenAI Responses) */
+#define ZOLL_RS_ARGS_TYPE  "function_call_arguments.delta"
 
 
 static int
@@ -574,6 +581,21 @@ zoll_rs_string_ends(zoll_restorer_t *rs)
 }
 
 
+static int
+zoll_rs_holds_json(zoll_restorer_t *rs, const zoll_rs_level_t *l)
+{
+    size_t  n = sizeof(ZOLL_RS_ARGS_TYPE) - 1;
+
+    if (zoll_rs_key_is(l, zoll_rs_json_keys)) {
+        return 1;
+    }
+
+    return rs->depth == 1 && l->klen == 5 && memcmp(l->key, "delta", 5) == 0
+           && rs->typelen != 0xff && rs->typelen >= n
+           && memcmp(rs->type + rs->typelen - n, ZOLL_RS_ARGS_TYPE, n) == 0;
+}
+
+
 static zoll_rs_level_t *
 zoll_rs_top(zoll_restorer_t *rs)
 {
@@ -621,12 +643,19 @@ zoll_rs_out(zoll_restorer_t *rs, unsigned char c)
         rs->in_key = l && l->obj && l->want_key;
         rs->text = 0;
         rs->twice = 0;
+        rs->in_type = 0;
 
         if (rs->in_key) {
             l->klen = 0;
 
         } else if (l && l->obj) {
-            rs->twice = zoll_rs_key_is(l, zoll_rs_json_keys);
+            rs->twice = zoll_rs_holds_json(rs, l);
+            if (rs->depth == 1 && l->klen == 4
+                && memcmp(l->key, "type", 4) == 0)
+            {
+                rs->in_type = 1;
+                rs->typelen = 0;
+            }
             if (zoll_rs_key_is(l, zoll_rs_text_keys)) {
                 zoll_rs_text_starts(rs);
             }
@@ -707,8 +736,17 @@ zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
         return zoll_rs_out(rs, c);
 
     case ZOLL_RS_STR:
+        if (rs->in_type && c != '"' && rs->typelen != 0xff) {
+            if (rs->typelen < ZOLL_RS_TYPE && c != '\\') {
+                rs->type[rs->typelen++] = (char) c;
+            } else {
+                rs->typelen = 0xff;
+            }
+        }
+
         if (c == '"') {
             rs->state = ZOLL_RS_OUT;
+            rs->in_type = 0;
             if (!rs->in_key && zoll_rs_string_ends(rs) != 0) {
                 return -1;
             }
@@ -801,7 +839,9 @@ zoll_rs_json(zoll_restorer_t *rs, const unsigned char *p, size_t n)
     size_t  i, j;
 
     for (i = 0; i < n; /* void */ ) {
-        if (rs->state == ZOLL_RS_STR && !rs->in_key && rs->held.dlen == 0) {
+        if (rs->state == ZOLL_RS_STR && !rs->in_key && !rs->in_type
+            && rs->held.dlen == 0)
+        {
             for (j = i; j < n && p[j] != '"' && p[j] != '\\' && p[j] != '[';
                  j++)
             {
@@ -833,6 +873,8 @@ zoll_rs_json_reset(zoll_restorer_t *rs)
     rs->state = ZOLL_RS_OUT;
     rs->depth = 0;
     rs->in_key = 0;
+    rs->in_type = 0;
+    rs->typelen = 0;
     rs->held.dlen = 0;
     rs->held.rlen = 0;
 }

@@ -268,12 +268,17 @@ test_sse_responses(void **state)
         ZT_RESP(0, "Hi [EMA")
         ZT_RESP(0, "IL_1] and [PER")
         ZT_RESP(1, "SON_1] x")
+        "data: {\"type\":\"response.function_call_arguments.delta\","
+        "\"output_index\":2,\"delta\":\"{\\\"to\\\":\\\"[PERSON_1]\\\"}\"}\n\n"
         "data: [DONE]\n\n",
         ZT_RESP(0, "Hi ")
         ZT_RESP(0, "jane@example.org and [PER")
         ZT_RESP(1, "SON_1] x")
+        "data: {\"type\":\"response.function_call_arguments.delta\","
+        "\"output_index\":2,\"delta\":\"{\\\"to\\\":\\\"Jane \\\\\\\"JJ"
+        "\\\\\\\" Doe\\\"}\"}\n\n"
         "data: [DONE]\n\n",
-        1);
+        2);
 }
 
 
