@@ -142,6 +142,7 @@ case "${1:-build}" in
     bench)  build; rc=0
             "$ROOT/tests/bench/redact/run" || rc=1
             "$ROOT/tests/bench/log/run" || rc=1
+            "$ROOT/tests/bench/restore/run" || rc=1
             exit $rc ;;
     *)      echo "usage: $0 [build|run|test|bench]" >&2; exit 2 ;;
 esac

@@ -10,7 +10,8 @@
  * using the variables set here ($zoll_upstream, $zoll_upstream_host,
  * $zoll_credential, ...).  In the log phase it records the outcome.  Its
  * output filters turn nginx's own 413 for a body above
- * client_max_body_size into Zoll's refusal and record.  It
+ * client_max_body_size into Zoll's refusal and record, and have the engine
+ * restore the request's reversible tokens in the response.  It
  * knows nothing about PII or law: all of that is in the engine (policy/).
  */
 
@@ -25,6 +26,14 @@
 
 #define NGX_HTTP_ZOLL_RECORD_LEN  2048
 #define NGX_HTTP_ZOLL_MAX_BODY    (8 * 1024 * 1024)
+#define NGX_HTTP_ZOLL_OUT_BUF     4096
+/* restored output not yet sent to the client, in buffer bytes: above it
+ * the provider's buffers are left unread, so a slow client slows the
+ * provider down instead of filling the worker's memory */
+#define NGX_HTTP_ZOLL_BUSY_MAX    (64 * 1024)
+/* r->buffered: unread provider buffers are kept (the image filter's bit;
+ * image_filter has no place in a Zoll location) */
+#define NGX_HTTP_ZOLL_BUFFERED    0x08
 
 
 typedef struct {
@@ -67,6 +76,10 @@ typedef struct {
     ngx_int_t                   body_rc;   /* the phase's result, once the
                                               body has been inspected */
     ngx_buf_t                  *error_body;  /* replaces nginx's 413 page */
+    zoll_restorer_t            *restorer;  /* the response's, or NULL */
+    ngx_chain_t                *in;        /* provider buffers not read */
+    ngx_chain_t                *free;      /* its output buffers */
+    ngx_chain_t                *busy;
     unsigned                    authenticated:1;  /* the key was checked */
     unsigned                    decided:1;
     unsigned                    forwarded:1;
@@ -106,6 +119,12 @@ static ngx_int_t ngx_http_zoll_init_module(ngx_cycle_t *cycle);
 static void ngx_http_zoll_exit_master(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_zoll_refusal_handler(ngx_http_request_t *r);
 static void ngx_http_zoll_cleanup_ctx(void *data);
+static ngx_int_t ngx_http_zoll_restore_header(ngx_http_request_t *r,
+    ngx_http_zoll_ctx_t *ctx);
+static ngx_int_t ngx_http_zoll_unrestorable(ngx_http_request_t *r,
+    ngx_http_zoll_ctx_t *ctx);
+static ngx_int_t ngx_http_zoll_restore_body(ngx_http_request_t *r,
+    ngx_http_zoll_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_zoll_log_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_zoll_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -272,12 +291,19 @@ static ngx_str_t  ngx_http_zoll_subject_header =
     ngx_string("x-zoll-subject-country");
 
 
+/* The response must come back as plain text for the tokens to be
+ * restored: the client's Accept-Encoding is not forwarded (nginx's gzip
+ * filter may still compress what goes to the client). */
+
+static ngx_str_t  ngx_http_zoll_accept_encoding =
+    ngx_string("accept-encoding");
+
+
 static ngx_uint_t
-ngx_http_zoll_is_subject_header(ngx_table_elt_t *h)
+ngx_http_zoll_is_header(ngx_table_elt_t *h, ngx_str_t *name)
 {
-    return h->key.len == ngx_http_zoll_subject_header.len
-           && ngx_strncmp(h->lowcase_key, ngx_http_zoll_subject_header.data,
-                          h->key.len) == 0;
+    return h->key.len == name->len
+           && ngx_strncmp(h->lowcase_key, name->data, name->len) == 0;
 }
 
 
@@ -306,9 +332,7 @@ ngx_http_zoll_is_key_header(ngx_table_elt_t *h)
     ngx_str_t  *name;
 
     for (name = ngx_http_zoll_key_headers; name->len; name++) {
-        if (h->key.len == name->len
-            && ngx_strncmp(h->lowcase_key, name->data, name->len) == 0)
-        {
+        if (ngx_http_zoll_is_header(h, name)) {
             return 1;
         }
     }
@@ -536,8 +560,9 @@ ngx_http_zoll_strip_key_args(ngx_http_request_t *r)
 
 
 /* Rebuilds the header list without the client's key headers (and the
- * subject assertion), and the query string without "key" arguments, so that
- * no proxy configuration can pass the client's key on by mistake. */
+ * subject assertion and Accept-Encoding), and the query string without
+ * "key" arguments, so that no proxy configuration can pass the client's
+ * key on by mistake. */
 
 static ngx_int_t
 ngx_http_zoll_strip_keys(ngx_http_request_t *r,
@@ -576,7 +601,8 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r,
         }
 
         if (ngx_http_zoll_is_key_header(&h[i])
-            || ngx_http_zoll_is_subject_header(&h[i]))
+            || ngx_http_zoll_is_header(&h[i], &ngx_http_zoll_subject_header)
+            || ngx_http_zoll_is_header(&h[i], &ngx_http_zoll_accept_encoding))
         {
             continue;
         }
@@ -992,7 +1018,7 @@ ngx_http_zoll_locate(ngx_http_request_t *r, ngx_http_zoll_main_conf_t *zmcf,
             i = 0;
         }
 
-        if (!ngx_http_zoll_is_subject_header(&h[i])) {
+        if (!ngx_http_zoll_is_header(&h[i], &ngx_http_zoll_subject_header)) {
             continue;
         }
 
@@ -1623,9 +1649,19 @@ ngx_http_zoll_header_filter(ngx_http_request_t *r)
 
     zlcf = ngx_http_get_module_loc_conf(r, ngx_http_zoll_module);
 
-    if (r->err_status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE || r != r->main
-        || zlcf->sp == NULL || zlcf->sp == &ngx_http_zoll_off)
-    {
+    if (r != r->main || zlcf->sp == NULL || zlcf->sp == &ngx_http_zoll_off) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (r->err_status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
+
+        if (ctx && ctx->forwarded && ctx->tokens && !r->header_only
+            && ngx_http_zoll_restore_header(r, ctx) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         return ngx_http_next_header_filter(r);
     }
 
@@ -1669,6 +1705,10 @@ ngx_http_zoll_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
 
+    if (ctx && ctx->restorer) {
+        return ngx_http_zoll_restore_body(r, ctx, in);
+    }
+
     if (ctx == NULL || ctx->error_body == NULL || in == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
@@ -1689,6 +1729,323 @@ ngx_http_zoll_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     out.next = NULL;
 
     return ngx_http_next_body_filter(r, &out);
+}
+
+
+/*
+ * The response side of the tokenize operator.  For a forwarded request
+ * with reversible tokens whose response is JSON or an event stream, the
+ * header filter makes a restorer from the tokens kept in the request's
+ * pool (it is freed with the pool) and drops Content-Length, which no
+ * longer holds; the body filter feeds it every buffer as it comes and
+ * passes on what it returns at once, with flush and last_buf.  Output
+ * buffers are recycled (free and busy chains) and bounded (the provider's
+ * buffers wait unread while the client is slow), so memory does not grow
+ * with the length of a stream.  Where restoring is impossible the client
+ * never gets tokens half restored silently: a compressed answer becomes
+ * Zoll's 502; a file-backed buffer or an event above the engine's limit,
+ * once the answer has begun, cuts the response off.
+ */
+
+static void
+ngx_http_zoll_free_restorer(void *data)
+{
+    zoll_restorer_free(data);
+}
+
+
+static ngx_uint_t
+ngx_http_zoll_is_event_stream(ngx_str_t *type)
+{
+    size_t  n = sizeof("text/event-stream") - 1;
+
+    return type->len >= n
+           && ngx_strncasecmp(type->data, (u_char *) "text/event-stream", n)
+              == 0
+           && (type->len == n || type->data[n] == ';' || type->data[n] == ' ');
+}
+
+
+static ngx_int_t
+ngx_http_zoll_restore_header(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
+{
+    ngx_uint_t              i;
+    ngx_table_elt_t        *ce;
+    zoll_restorer_t        *rs;
+    ngx_pool_cleanup_t     *cln;
+    zoll_restore_mode_e     mode;
+    ngx_http_zoll_token_t  *t;
+
+    if (ngx_http_zoll_is_event_stream(&r->headers_out.content_type)) {
+        mode = ZOLL_RESTORE_SSE;
+
+    } else if (ngx_http_zoll_is_json(&r->headers_out.content_type)) {
+        mode = ZOLL_RESTORE_JSON;
+
+    } else {
+        return NGX_OK;
+    }
+
+    ce = r->headers_out.content_encoding;
+
+    if (ce && ce->hash && !(ce->value.len == sizeof("identity") - 1
+                            && ngx_strncasecmp(ce->value.data,
+                                               (u_char *) "identity",
+                                               ce->value.len) == 0))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "zoll: the provider answered with Content-Encoding "
+                      "\"%V\", its tokens cannot be restored", &ce->value);
+        return ngx_http_zoll_unrestorable(r, ctx);
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    rs = zoll_restorer_new(mode);
+    if (rs == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_zoll_free_restorer;
+    cln->data = rs;
+
+    t = ctx->tokens->elts;
+
+    for (i = 0; i < ctx->tokens->nelts; i++) {
+        if (zoll_restorer_add(rs, (const char *) t[i].token.data,
+                              t[i].token.len, (const char *) t[i].value.data,
+                              t[i].value.len)
+            != 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ctx->restorer = rs;
+
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_weak_etag(r);
+
+    return NGX_OK;
+}
+
+
+/* Nothing has gone to the client yet: it gets Zoll's 502 instead of an
+ * answer it could not use, and the body filter drops the provider's. */
+
+static ngx_int_t
+ngx_http_zoll_unrestorable(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
+{
+    ctx->d.status = ZOLL_ERR_UNRESTORABLE;
+    ngx_cpystrn((u_char *) ctx->d.reason,
+                (u_char *) "the provider's answer is compressed, so its "
+                "reversible tokens cannot be restored; it was dropped",
+                sizeof(ctx->d.reason));
+
+    r->headers_out.content_encoding->hash = 0;
+    r->headers_out.content_encoding = NULL;
+    ngx_http_clear_content_length(r);
+    ngx_http_clear_accept_ranges(r);
+    ngx_http_clear_last_modified(r);
+    ngx_http_clear_etag(r);
+
+    ctx->error_body = ngx_http_zoll_error_buf(r, ctx);
+    if (ctx->error_body == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.status = zoll_status_http(ZOLL_ERR_UNRESTORABLE);
+    r->headers_out.status_line.len = 0;
+
+    return NGX_OK;
+}
+
+
+/* Appends n bytes (and the flags of in, if given) as a recycled buffer. */
+
+static ngx_chain_t **
+ngx_http_zoll_restore_out(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx,
+    ngx_chain_t **ll, const u_char *p, size_t n, ngx_buf_t *in)
+{
+    u_char       *start, *end;
+    size_t        size;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    b = cl->buf;
+    start = b->start;
+    end = b->end;
+
+    if (n > (size_t) (end - start)) {
+        if (start) {
+            (void) ngx_pfree(r->pool, start);
+        }
+
+        size = ngx_max(n, NGX_HTTP_ZOLL_OUT_BUF);
+        start = ngx_palloc(r->pool, size);
+        if (start == NULL) {
+            return NULL;
+        }
+
+        end = start + size;
+    }
+
+    ngx_memzero(b, sizeof(ngx_buf_t));
+    b->start = start;
+    b->end = end;
+    b->pos = start;
+    b->last = n ? ngx_cpymem(start, p, n) : start;
+    b->memory = (n > 0);
+    b->tag = (ngx_buf_tag_t) &ngx_http_zoll_module;
+
+    if (in) {
+        b->flush = in->flush;
+        b->last_buf = in->last_buf;
+        b->last_in_chain = in->last_in_chain;
+    }
+
+    *ll = cl;
+    return &cl->next;
+}
+
+
+/* One provider buffer through the restorer, its output appended at *ll. */
+
+static ngx_chain_t **
+ngx_http_zoll_restore_buf(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx,
+    ngx_chain_t **ll, ngx_buf_t *b)
+{
+    size_t                n;
+    const unsigned char  *p;
+
+    if (b->in_file && !ngx_buf_in_memory(b)) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "zoll: a response buffer is in a file, tokens cannot "
+                      "be restored (\"proxy_buffering off\" is required); "
+                      "response cut off");
+        return NULL;
+    }
+
+    if (ngx_buf_in_memory(b) && b->last > b->pos) {
+        if (zoll_restore(ctx->restorer, b->pos, b->last - b->pos, &p, &n)
+            != 0)
+        {
+            goto failed;
+        }
+
+        b->pos = b->last;
+
+        if (n && (ll = ngx_http_zoll_restore_out(r, ctx, ll, p, n, NULL))
+                 == NULL)
+        {
+            return NULL;
+        }
+    }
+
+    n = 0;
+
+    if (b->last_buf && zoll_restore_finish(ctx->restorer, &p, &n) != 0) {
+        goto failed;
+    }
+
+    if (n || b->flush || b->last_buf || b->last_in_chain) {
+        ll = ngx_http_zoll_restore_out(r, ctx, ll, p, n, b);
+    }
+
+    return ll;
+
+failed:
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "zoll: the response cannot be restored (an event above "
+                  "the restorer's limit, or no memory); response cut off");
+    return NULL;
+}
+
+
+static size_t
+ngx_http_zoll_busy_size(ngx_http_zoll_ctx_t *ctx)
+{
+    size_t        size = 0;
+    ngx_chain_t  *cl;
+
+    for (cl = ctx->busy; cl; cl = cl->next) {
+        size += cl->buf->end - cl->buf->start;
+    }
+
+    return size;
+}
+
+
+/* The provider's buffers are queued in ctx->in and restored while less
+ * than NGX_HTTP_ZOLL_BUSY_MAX of output waits for the client; what is
+ * left is restored when nginx calls again (the client took some, or the
+ * provider sent more). */
+
+static ngx_int_t
+ngx_http_zoll_restore_body(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx,
+    ngx_chain_t *in)
+{
+    size_t        busy;
+    ngx_int_t     rc;
+    ngx_chain_t  *cl, *out, **ll, **added;
+
+    if (in && ngx_chain_add_copy(r->pool, &ctx->in, in) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    for ( ;; ) {
+        out = NULL;
+        ll = &out;
+        busy = ngx_http_zoll_busy_size(ctx);
+
+        while (ctx->in && busy < NGX_HTTP_ZOLL_BUSY_MAX) {
+            cl = ctx->in;
+            added = ll;
+
+            ll = ngx_http_zoll_restore_buf(r, ctx, ll, cl->buf);
+            if (ll == NULL) {
+                return NGX_ERROR;
+            }
+
+            for ( /* void */ ; *added; added = &(*added)->next) {
+                busy += (*added)->buf->end - (*added)->buf->start;
+            }
+
+            ctx->in = cl->next;
+            ngx_free_chain(r->pool, cl);
+        }
+
+        if (ctx->in) {
+            r->buffered |= NGX_HTTP_ZOLL_BUFFERED;
+        } else {
+            r->buffered &= ~NGX_HTTP_ZOLL_BUFFERED;
+        }
+
+        if (out == NULL && ctx->busy == NULL) {
+            return NGX_OK;
+        }
+
+        rc = ngx_http_next_body_filter(r, out);
+
+        ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &out,
+                                (ngx_buf_tag_t) &ngx_http_zoll_module);
+
+        if (rc == NGX_ERROR || ctx->in == NULL
+            || ngx_http_zoll_busy_size(ctx) >= NGX_HTTP_ZOLL_BUSY_MAX)
+        {
+            return rc;
+        }
+    }
 }
 
 
@@ -1721,6 +2078,8 @@ ngx_http_zoll_outcome(ngx_http_zoll_main_conf_t *zmcf,
     o.request_bytes = r->request_length;
     o.response_bytes = r->connection->sent;
     o.duration_ms = ngx_max(ms, 0);
+    o.tokens_issued = ctx->tokens ? ctx->tokens->nelts : 0;
+    o.tokens_restored = ctx->restorer ? zoll_restored(ctx->restorer) : 0;
 
     if (r->upstream_states && r->upstream_states->nelts) {
         state = r->upstream_states->elts;

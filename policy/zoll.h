@@ -264,6 +264,8 @@ typedef enum {
     ZOLL_ERR_UNINSPECTABLE,      /* 415 */
     ZOLL_ERR_PII_BLOCKED,        /* 422 */
     ZOLL_ERR_KEY_COLLISION,      /* 422: redacted keys would be equal */
+    ZOLL_ERR_UNRESTORABLE,       /* 502: the answer's tokens cannot be
+                                    restored (e.g. it is compressed) */
     ZOLL_STATUS_N                /* the number of statuses; keep it last */
 } zoll_status_e;
 
@@ -337,6 +339,8 @@ typedef struct {
     int64_t             request_bytes;
     int64_t             response_bytes;
     int64_t             duration_ms;
+    size_t              tokens_issued;   /* reversible tokens, 0: none */
+    size_t              tokens_restored; /* put back in the response */
 } zoll_outcome_t;
 
 size_t zoll_record_outcome(const zoll_request_info_t *ri,
@@ -546,6 +550,45 @@ size_t zoll_redaction_token(const zoll_redactor_t *rd, size_t i, char *buf,
     size_t cap, zoll_str_t *value);
 
 const zoll_rules_t *zoll_policy_rules(const zoll_policy_t *p);
+
+/* The restorer: the response side of the tokenize operator.  One per
+ * response, made with the request's tokens (zoll_redaction_token()), fed
+ * the response's bytes in pieces cut anywhere; each call returns the bytes
+ * that may go to the client now (valid until the next call), holding back
+ * only a suffix that could still become one of these tokens.  Tokens of
+ * other requests, and tokens never issued, pass through unchanged.
+ * ZOLL_RESTORE_JSON restores every string value of a JSON body;
+ * ZOLL_RESTORE_SSE every "data:" line of a text/event-stream and tokens
+ * split across text deltas (policy/README.md).  A pure function over
+ * bytes: new, add, any number of zoll_restore(), finish, free is the
+ * whole life of one, which is also a fuzzer's. */
+
+#define ZOLL_TOKEN_MAX          64          /* "[ENTITY_N]", bytes */
+#define ZOLL_RESTORE_EVENT_MAX  (1024 * 1024)   /* a line or event */
+
+typedef enum {
+    ZOLL_RESTORE_JSON = 0,
+    ZOLL_RESTORE_SSE
+} zoll_restore_mode_e;
+
+typedef struct zoll_restorer_s  zoll_restorer_t;
+
+zoll_restorer_t *zoll_restorer_new(zoll_restore_mode_e mode);
+/* -1: not a token ("[", printable ASCII without brackets, quotes and
+ * backslashes, "]", at most ZOLL_TOKEN_MAX bytes) or out of memory */
+int zoll_restorer_add(zoll_restorer_t *rs, const char *token, size_t tlen,
+    const char *value, size_t vlen);
+/* -1 on a line or event above ZOLL_RESTORE_EVENT_MAX or out of memory:
+ * the response cannot be restored and must be cut off */
+int zoll_restore(zoll_restorer_t *rs, const unsigned char *in, size_t len,
+    const unsigned char **out, size_t *olen);
+/* the end of the response: whatever was held goes out */
+int zoll_restore_finish(zoll_restorer_t *rs, const unsigned char **out,
+    size_t *olen);
+/* tokens replaced by their values so far */
+size_t zoll_restored(const zoll_restorer_t *rs);
+void zoll_restorer_free(zoll_restorer_t *rs);
+
 
 
 const char *zoll_residency_name(zoll_residency_e r);

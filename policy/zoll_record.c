@@ -188,6 +188,16 @@ zoll_record_outcome(const zoll_request_info_t *ri, const zoll_decision_t *d,
     zoll_buf_int_or_null(&b, o->response_bytes);
     zoll_buf_cstr(&b, ",\"duration_ms\":");
     zoll_buf_int_or_null(&b, o->duration_ms);
+
+    /* the tokenize operator: how many of its tokens came back restored */
+    if (o->tokens_issued) {
+        zoll_buf_printf(&b, ",\"reversible_tokens\":{\"issued\":%zu,"
+                        "\"restored\":%zu}", o->tokens_issued,
+                        o->tokens_restored);
+    } else {
+        zoll_buf_cstr(&b, ",\"reversible_tokens\":null");
+    }
+
     zoll_buf_cstr(&b, "}\n");
 
     return zoll_buf_finish(&b);
@@ -205,6 +215,7 @@ zoll_error_type(int http)
     case 403: return "permission_error";
     case 451: return "permission_error";
     case 500:
+    case 502:
     case 503: return "api_error";
     default:  return "invalid_request_error";
     }
@@ -219,6 +230,7 @@ zoll_error_status(int http)
     case 403: return "PERMISSION_DENIED";
     case 451: return "PERMISSION_DENIED";
     case 500: return "INTERNAL";
+    case 502:
     case 503: return "UNAVAILABLE";
     case 426: return "FAILED_PRECONDITION";
     default:  return "INVALID_ARGUMENT";

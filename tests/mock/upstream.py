@@ -1,16 +1,25 @@
 #!/usr/bin/python3
-"""Mock LLM provider (OpenAI + Anthropic API shapes) served over TLS, for Zoll tests.
+"""Mock LLM provider (OpenAI, Anthropic and Gemini API shapes) served over TLS, for Zoll tests.
 
 Every request that reaches the mock is appended as one JSON line to --log, so
 tests can prove exactly what the gateway did, or did not, forward to the
 provider. Replies echo the last user message ("[mock-eu] You said: ...") so a
 client sees what the provider saw. Python 3.11 standard library only.
 
+Streams can be made awkward with request headers (the gateway forwards
+them): x-mock-delta (characters per text delta), x-mock-chop (write every
+event in pieces of this many bytes, each flushed on its own), x-mock-delay-ms
+(pause before each write), x-mock-escape (write "_" as "\\u005f" in event
+JSON); x-mock-gzip gzips a JSON answer whatever the request accepts.  A
+request with "tools" is answered with a tool call whose arguments quote the
+user's text.
+
 Usage: upstream.py --name eu --port 9441 --cert upstream.pem --key upstream.key
                    --log upstream-eu.log [--host 127.0.0.1]
 """
 import argparse
 import datetime
+import gzip
 import hashlib
 import http.server
 import json
@@ -35,6 +44,11 @@ ROUTES = {
     ("POST", "/v1/messages"): "api_anthropic_messages",
     ("POST", "/v1/responses"): "api_responses",
     ("GET", "/v1/models"): "api_models",
+}
+# POST /v1beta/models/<model>:<method>
+GEMINI_ROUTES = {
+    "generateContent": "api_gemini",
+    "streamGenerateContent": "api_gemini_stream",
 }
 
 
@@ -62,8 +76,8 @@ def count_tokens(text):
     return max(1, len(text) // 4)  # rough, but stable and plausible
 
 
-def pieces(text):
-    return [text[i:i + DELTA_SIZE] for i in range(0, len(text), DELTA_SIZE)] or [""]
+def pieces(text, size=DELTA_SIZE):
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
 
 
 def to_json(obj):
@@ -193,6 +207,8 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
 
         path = urlsplit(self.path).path
         route = ROUTES.get((self.command, path))
+        if self.command == "POST" and path.startswith("/v1beta/models/"):
+            route = GEMINI_ROUTES.get(path.rpartition(":")[2])
         if route is None:
             return self.send_json(404, error_body(f"no route for {self.command} {path}", "not_found_error"))
         req = {}
@@ -211,6 +227,9 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
         data = to_json(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if self.headers and self.headers.get("x-mock-gzip") == "1":
+            data = gzip.compress(data)
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Content-Length", str(len(data)))
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -231,12 +250,24 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
 
-    def send_event(self, data, event=None):
-        text = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
+    def knobs(self):
+        h = self.headers
+        return (int(h.get("x-mock-delta") or DELTA_SIZE), int(h.get("x-mock-chop") or 0),
+                float(h.get("x-mock-delay-ms") or 0) / 1000, h.get("x-mock-escape") == "1")
+
+    def send_event(self, data, event=None, nl="\n"):
+        _, chop, delay, escape = self.knobs()
+        if escape:
+            data = data.replace("_", "\\u005f")  # "_" only occurs in strings
+        text = (f"event: {event}{nl}" if event else "") + f"data: {data}{nl}{nl}"
         raw = text.encode()
-        if self.chunked:
-            raw = b"%x\r\n%s\r\n" % (len(raw), raw)
-        self.wfile.write(raw)  # unbuffered: each event leaves immediately
+        for i in range(0, len(raw), chop or len(raw)):
+            piece = raw[i:i + (chop or len(raw))]
+            if delay:
+                time.sleep(delay)
+            if self.chunked:
+                piece = b"%x\r\n%s\r\n" % (len(piece), piece)
+            self.wfile.write(piece)  # unbuffered: each piece leaves immediately
 
     def end_stream(self):
         if self.chunked:
@@ -259,21 +290,35 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
         base = {"id": new_id("chatcmpl-mock"), "created": int(time.time()),
                 "model": req.get("model", "mock-model")}
 
+        tool = req.get("tools") and {"id": new_id("call_"), "type": "function", "function": {
+            "name": "send_mail", "arguments": to_json({"text": user_text})}}
+
         if req.get("stream") is not True:
+            message = {"role": "assistant", "content": reply, "refusal": None}
+            if tool:
+                message = {"role": "assistant", "content": None, "refusal": None,
+                           "tool_calls": [tool]}
             return self.send_json(200, {**base, "object": "chat.completion", "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": reply, "refusal": None},
-                "logprobs": None, "finish_reason": "stop"}], "usage": usage})
+                "index": 0, "message": message, "logprobs": None,
+                "finish_reason": "tool_calls" if tool else "stop"}], "usage": usage})
 
         def chunk(delta, finish_reason=None):
             return to_json({**base, "object": "chat.completion.chunk", "choices": [{
                 "index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]})
 
+        size = self.knobs()[0]
         self.start_stream()
         self.send_event(chunk({"role": "assistant", "content": ""}))
-        for piece in pieces(reply):
-            self.send_event(chunk({"content": piece}))
-        self.send_event(chunk({}, "stop"))
+        if tool:
+            args = tool["function"]["arguments"]
+            self.send_event(chunk({"tool_calls": [{"index": 0, "id": tool["id"], "type": "function",
+                                                   "function": {"name": "send_mail", "arguments": ""}}]}))
+            for piece in pieces(args, size):
+                self.send_event(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+        else:
+            for piece in pieces(reply, size):
+                self.send_event(chunk({"content": piece}))
+        self.send_event(chunk({}, "tool_calls" if tool else "stop"))
         if (req.get("stream_options") or {}).get("include_usage") is True:
             self.send_event(to_json({**base, "object": "chat.completion.chunk",
                                      "choices": [], "usage": usage}))
@@ -287,9 +332,14 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
         message = {"id": new_id("msg_mock"), "type": "message", "role": "assistant",
                    "model": req.get("model", "mock-model")}
 
+        tool = req.get("tools") and {"type": "tool_use", "id": new_id("toolu_"),
+                                     "name": "send_mail", "input": {"text": user_text}}
+        stop_reason = "tool_use" if tool else "end_turn"
+
         if req.get("stream") is not True:
-            return self.send_json(200, {**message, "content": [{"type": "text", "text": reply}],
-                                        "stop_reason": "end_turn", "stop_sequence": None,
+            content = [{"type": "text", "text": reply}] + ([tool] if tool else [])
+            return self.send_json(200, {**message, "content": content,
+                                        "stop_reason": stop_reason, "stop_sequence": None,
                                         "usage": {"input_tokens": input_tokens,
                                                   "output_tokens": output_tokens}})
 
@@ -300,14 +350,53 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
         event("message_start", message={**message, "content": [], "stop_reason": None,
                                         "stop_sequence": None,
                                         "usage": {"input_tokens": input_tokens, "output_tokens": 1}})
+        size = self.knobs()[0]
         event("content_block_start", index=0, content_block={"type": "text", "text": ""})
         event("ping")
-        for piece in pieces(reply):
+        for piece in pieces(reply, size):
             event("content_block_delta", index=0, delta={"type": "text_delta", "text": piece})
         event("content_block_stop", index=0)
-        event("message_delta", delta={"stop_reason": "end_turn", "stop_sequence": None},
+        if tool:
+            event("content_block_start", index=1, content_block={**tool, "input": {}})
+            for piece in pieces(to_json(tool["input"]), size):
+                event("content_block_delta", index=1,
+                      delta={"type": "input_json_delta", "partial_json": piece})
+            event("content_block_stop", index=1)
+        event("message_delta", delta={"stop_reason": stop_reason, "stop_sequence": None},
               usage={"output_tokens": output_tokens})
         event("message_stop")
+        self.end_stream()
+
+    def gemini_reply(self, req):
+        contents = req.get("contents") if isinstance(req.get("contents"), list) else []
+        user = [c for c in contents if isinstance(c, dict) and c.get("role", "user") == "user"]
+        parts = user[-1].get("parts", []) if user else []
+        user_text = "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+        call = req.get("tools") and {"functionCall": {"name": "send_mail", "args": {"text": user_text}}}
+        return user_text, self.reply_for(user_text), call
+
+    def api_gemini(self, req):
+        user_text, reply, call = self.gemini_reply(req)
+        parts = [{"text": reply}] + ([call] if call else [])
+        self.send_json(200, {
+            "candidates": [{"content": {"role": "model", "parts": parts},
+                            "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": count_tokens(user_text),
+                              "candidatesTokenCount": count_tokens(reply)},
+            "modelVersion": "mock-gemini"})
+
+    def api_gemini_stream(self, req):
+        # alt=sse: server-sent events, framed with CRLF as Google does
+        _, reply, call = self.gemini_reply(req)
+        if "alt=sse" not in (urlsplit(self.path).query or ""):
+            return self.send_json(400, error_body("mock: only alt=sse streams"))
+        self.start_stream()
+        for piece in pieces(reply, self.knobs()[0]):
+            self.send_event(to_json({"candidates": [{"content": {
+                "role": "model", "parts": [{"text": piece}]}, "index": 0}]}), nl="\r\n")
+        last = {"content": {"role": "model", "parts": [call] if call else [{"text": ""}]},
+                "finishReason": "STOP", "index": 0}
+        self.send_event(to_json({"candidates": [last], "modelVersion": "mock-gemini"}), nl="\r\n")
         self.end_stream()
 
     def api_responses(self, req):

@@ -24,6 +24,7 @@ main(void)
     failed += zt_redact_tests();
     failed += zt_chain_tests();
     failed += zt_geoip_tests();
+    failed += zt_restore_tests();
 
     return failed ? 1 : 0;
 }

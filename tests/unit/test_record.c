@@ -270,7 +270,19 @@ test_record_outcome(void **state)
     assert_int_equal(json_integer_value(zt_get(j, "request_bytes")), 10);
     assert_int_equal(json_integer_value(zt_get(j, "response_bytes")), 20);
     assert_int_equal(json_integer_value(zt_get(j, "duration_ms")), 30);
+    assert_true(json_is_null(zt_get(j, "reversible_tokens")));
     json_decref(j);
+
+    /* the tokenize operator's tokens, and how many came back restored */
+    r.o.tokens_issued = 3;
+    r.o.tokens_restored = 2;
+    j = zt_write_json(zt_write_outcome, &r);
+    assert_int_equal(json_integer_value(zt_get(j, "reversible_tokens.issued")),
+                     3);
+    assert_int_equal(
+        json_integer_value(zt_get(j, "reversible_tokens.restored")), 2);
+    json_decref(j);
+    r.o.tokens_issued = 0;
 
     /* nothing came back from upstream; sizes unknown */
     r.o.status = 502;
@@ -465,6 +477,7 @@ static const struct {
       "INVALID_ARGUMENT" },
     { ZOLL_ERR_PII_BLOCKED, 422, "invalid_request_error",
       "INVALID_ARGUMENT" },
+    { ZOLL_ERR_UNRESTORABLE, 502, "api_error", "UNAVAILABLE" },
 };
 
 #define ZT_NERRORS  (sizeof(zt_errors) / sizeof(zt_errors[0]))
@@ -658,6 +671,7 @@ test_status_table(void **state)
         { ZOLL_ERR_UNINSPECTABLE, 415, "body_not_inspectable" },
         { ZOLL_ERR_PII_BLOCKED, 422, "pii_blocked" },
         { ZOLL_ERR_KEY_COLLISION, 422, "redaction_key_collision" },
+        { ZOLL_ERR_UNRESTORABLE, 502, "response_not_restorable" },
     };
 
     size_t  i;

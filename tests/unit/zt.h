@@ -80,5 +80,6 @@ int zt_hs_cache_tests(void);
 int zt_redact_tests(void);
 int zt_chain_tests(void);
 int zt_geoip_tests(void);
+int zt_restore_tests(void);
 
 #endif /* ZT_H */
