@@ -143,6 +143,8 @@ case "${1:-build}" in
             "$ROOT/tests/bench/redact/run" || rc=1
             "$ROOT/tests/bench/log/run" || rc=1
             "$ROOT/tests/bench/restore/run" || rc=1
+            # last: its last line is the tracked "ratio full/plain 4KB"
+            "$ROOT/tests/bench/gateway/run" || rc=1
             exit $rc ;;
     *)      echo "usage: $0 [build|run|test|bench]" >&2; exit 2 ;;
 esac

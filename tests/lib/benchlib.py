@@ -34,28 +34,32 @@ def demo_policy(durability="write"):
     return p
 
 
-def plain_location(tenant, only=False):
-    """An edit of locations.conf (zollenv.Gateway's edit=): /openai/ as
-    plain proxy_pass, zoll_proxy.conf's settings with Zoll's variables
-    replaced by the EU upstream and the tenant's credential and Zoll's own
-    directives left out; with only, that location and nothing else (the
-    others need the module)."""
-    t = next(t for t in demo_policy()["tenants"] if t["id"] == tenant)
-    token = Path(next(g["credential_file"] for g in t["subprocessors"]
-                      if g["id"] == "openai")).read_text().strip()
+def plain_proxy(upstream, host, token):
+    """zoll_proxy.conf's settings for a plain proxy_pass: Zoll's variables
+    replaced by the upstream, its host name and the credential, Zoll's own
+    directives left out (a location's body)."""
     proxy = (zollenv.CONFIG / "zoll_proxy.conf").read_text()
     proxy = proxy.replace("proxy_pass $zoll_upstream;",
-                          "proxy_pass https://zoll_eu;")
-    proxy = proxy.replace("$zoll_upstream_host", EU_HOST)
+                          f"proxy_pass https://{upstream};")
+    proxy = proxy.replace("$zoll_upstream_host", host)
     proxy = "\n".join("    " + l.strip() for l in proxy.splitlines()
                       if l.strip() and not l.lstrip().startswith(
                           ("zoll_", "#")))
     if "$zoll" in proxy or "\n    zoll" in "\n" + proxy:
         raise ValueError(f"zoll_proxy.conf: Zoll is left in:\n{proxy}")
+    return f'{proxy}\n    proxy_set_header Authorization "Bearer {token}";\n'
+
+
+def plain_location(tenant, only=False):
+    """An edit of locations.conf (zollenv.Gateway's edit=): /openai/ as
+    plain proxy_pass to the EU upstream with the tenant's credential; with
+    only, that location and nothing else (the others need the module)."""
+    t = next(t for t in demo_policy()["tenants"] if t["id"] == tenant)
+    token = Path(next(g["credential_file"] for g in t["subprocessors"]
+                      if g["id"] == "openai")).read_text().strip()
     block = ("location /openai/ {\n"
              "    rewrite ^/openai(/.*)$ $1 break;\n"
-             f"{proxy}\n"
-             f'    proxy_set_header Authorization "Bearer {token}";\n'
+             f"{plain_proxy('zoll_eu', EU_HOST, token)}"
              "}\n")
 
     def edit(locations):
