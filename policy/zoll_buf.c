@@ -39,6 +39,23 @@ zoll_buf_cstr(zoll_buf_t *b, const char *s)
 }
 
 
+/* records hold a dozen numbers each; printf would be most of their cost */
+
+void
+zoll_buf_uint(zoll_buf_t *b, uint64_t v)
+{
+    char    tmp[20];
+    size_t  i = sizeof(tmp);
+
+    do {
+        tmp[--i] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v);
+
+    zoll_buf_raw(b, tmp + i, sizeof(tmp) - i);
+}
+
+
 void
 zoll_buf_printf(zoll_buf_t *b, const char *fmt, ...)
 {
@@ -198,14 +215,46 @@ zoll_buf_finish(zoll_buf_t *b)
 
 /* a JSON string: UTC, milliseconds, e.g. "2026-11-22T12:36:20.046Z" */
 
+/* v in exactly n digits, zero-padded */
+
+static void
+zoll_buf_digits(zoll_buf_t *b, unsigned v, size_t n)
+{
+    char    tmp[8];
+    size_t  i;
+
+    for (i = n; i > 0; i--) {
+        tmp[i - 1] = (char) ('0' + v % 10);
+        v /= 10;
+    }
+
+    zoll_buf_raw(b, tmp, n);
+}
+
+
 void
 zoll_buf_time(zoll_buf_t *b, int64_t ms)
 {
-    char       tmp[32];
     time_t     sec = (time_t) (ms / 1000);
     struct tm  tm;
 
     gmtime_r(&sec, &tm);
-    strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
-    zoll_buf_printf(b, "\"%s.%03dZ\"", tmp, (int) (ms % 1000));
+
+    /* "YYYY-MM-DDTHH:MM:SS.mmmZ" by hand: strftime and printf cost more
+     * than the rest of a record */
+    zoll_buf_raw(b, "\"", 1);
+    zoll_buf_digits(b, (unsigned) tm.tm_year + 1900, 4);
+    zoll_buf_raw(b, "-", 1);
+    zoll_buf_digits(b, (unsigned) tm.tm_mon + 1, 2);
+    zoll_buf_raw(b, "-", 1);
+    zoll_buf_digits(b, (unsigned) tm.tm_mday, 2);
+    zoll_buf_raw(b, "T", 1);
+    zoll_buf_digits(b, (unsigned) tm.tm_hour, 2);
+    zoll_buf_raw(b, ":", 1);
+    zoll_buf_digits(b, (unsigned) tm.tm_min, 2);
+    zoll_buf_raw(b, ":", 1);
+    zoll_buf_digits(b, (unsigned) tm.tm_sec, 2);
+    zoll_buf_raw(b, ".", 1);
+    zoll_buf_digits(b, (unsigned) (ms % 1000), 3);
+    zoll_buf_raw(b, "Z\"", 2);
 }

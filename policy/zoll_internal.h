@@ -88,6 +88,7 @@ typedef struct {
 void zoll_buf_init(zoll_buf_t *b, char *p, size_t cap);
 void zoll_buf_raw(zoll_buf_t *b, const char *s, size_t n);
 void zoll_buf_cstr(zoll_buf_t *b, const char *s);
+void zoll_buf_uint(zoll_buf_t *b, uint64_t v);
 void zoll_buf_printf(zoll_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A JSON string literal: quoted and escaped; invalid UTF-8 becomes U+FFFD,

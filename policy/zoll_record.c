@@ -22,7 +22,7 @@ zoll_buf_int_or_null(zoll_buf_t *b, int64_t v)
         zoll_buf_raw(b, "null", 4);
 
     } else {
-        zoll_buf_printf(b, "%lld", (long long) v);
+        zoll_buf_uint(b, (uint64_t) v);
     }
 }
 

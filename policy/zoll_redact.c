@@ -1372,7 +1372,8 @@ zoll_redaction_record(const zoll_redactor_t *rd, zoll_buf_t *b)
     /* a blocked body is not sent at all: nothing was applied to it */
     for (i = 0; !rd->blocked && i < ZOLL_OP_N; i++) {
         if (measures[i] && (rd->applied & (1u << i))) {
-            zoll_buf_printf(b, "%s\"%s\"", sep, measures[i]);
+            zoll_buf_cstr(b, sep);
+            zoll_buf_json_cstr(b, measures[i]);
             sep = ",";
         }
     }
@@ -1381,9 +1382,10 @@ zoll_redaction_record(const zoll_redactor_t *rd, zoll_buf_t *b)
     sep = "";
     for (i = 0; i < zoll_rules_entities(rs); i++) {
         if (rd->found[i]) {
-            zoll_buf_printf(b, "%s\"%s\":%zu", sep,
-                            zoll_rules_entity(rs, (unsigned) i),
-                            rd->found[i]);
+            zoll_buf_cstr(b, sep);
+            zoll_buf_json_cstr(b, zoll_rules_entity(rs, (unsigned) i));
+            zoll_buf_raw(b, ":", 1);
+            zoll_buf_uint(b, rd->found[i]);
             sep = ",";
         }
     }
@@ -1393,12 +1395,12 @@ zoll_redaction_record(const zoll_redactor_t *rd, zoll_buf_t *b)
 
     for (i = 0; i < zoll_rules_entities(rs); i++) {
         if (rd->found[i] && rd->tenant->profile->ops[i] == ZOLL_OP_KEEP) {
-            zoll_buf_printf(b, "%s\"%s\"", sep,
-                            zoll_rules_entity(rs, (unsigned) i));
+            zoll_buf_cstr(b, sep);
+            zoll_buf_json_cstr(b, zoll_rules_entity(rs, (unsigned) i));
             sep = ",";
         }
     }
 
-    zoll_buf_printf(b, "],\"redactions\":%zu",
-                    rd->blocked ? 0 : rd->redacted);
+    zoll_buf_cstr(b, "],\"redactions\":");
+    zoll_buf_uint(b, rd->blocked ? 0 : rd->redacted);
 }
