@@ -1826,6 +1826,15 @@ ngx_http_zoll_restore_header(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
 
     ctx->restorer = rs;
 
+    /* restoring reads the provider's answer as it comes and holds back
+     * its buffers while the client is slow: buffering, which an upstream's
+     * "X-Accel-Buffering: yes" or the location could turn on, would spill
+     * them to a temp file, which the restorer refuses; nginx reads
+     * u->buffering only after the header filters */
+    if (r->upstream) {
+        r->upstream->buffering = 0;
+    }
+
     ngx_http_clear_content_length(r);
     ngx_http_clear_accept_ranges(r);
     ngx_http_weak_etag(r);

@@ -564,6 +564,7 @@ const zoll_rules_t *zoll_policy_rules(const zoll_policy_t *p);
  * whole life of one, which is also a fuzzer's. */
 
 #define ZOLL_TOKEN_MAX          64          /* "[ENTITY_N]", bytes */
+#define ZOLL_ENTITY_NAME_MAX    48          /* so every token fits */
 #define ZOLL_RESTORE_EVENT_MAX  (1024 * 1024)   /* a line or event */
 
 typedef enum {

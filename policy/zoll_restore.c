@@ -617,6 +617,20 @@ zoll_rs_hexval(unsigned char c)
 }
 
 
+static uint64_t
+zoll_rs_name_hash(const zoll_rs_level_t *l)
+{
+    uint64_t  h = 14695981039346656037ULL;
+    unsigned  i;
+
+    for (i = 0; i < l->klen; i++) {
+        h = (h ^ (unsigned char) l->key[i]) * 1099511628211ULL;
+    }
+
+    return h;
+}
+
+
 /* Between strings: structure only; every byte is copied. */
 
 static int
@@ -629,8 +643,11 @@ zoll_rs_out(zoll_restorer_t *rs, unsigned char c)
             l->num = l->num * 10 + (uint64_t) (c - '0');
 
         } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-            /* several (output_index, content_index) make one channel */
-            l->index = l->index * 1000003 + l->num;
+            /* several (output_index, content_index) make one channel; the
+             * member's name and a start at 1 keep (0, 5) apart from (5)
+             * and output_index 2 apart from content_index 2 */
+            l->index = l->index * 1000003
+                       + (zoll_rs_name_hash(l) * 1009 + l->num + 1);
             l->has_index = 1;
             l->in_index = 0;
         }

@@ -584,6 +584,13 @@ zoll_entity_index(zoll_rload_t *ld, const char *path, const char *name)
         }
     }
 
+    /* a token "[ENTITY_4294967295]" must fit ZOLL_TOKEN_MAX, or its
+     * answer could not be restored after the request went out */
+    if (p - name > ZOLL_ENTITY_NAME_MAX) {
+        return zoll_rfail(ld, path, "\"entity\" is longer than %d "
+                          "characters", ZOLL_ENTITY_NAME_MAX);
+    }
+
     for (i = 0; i < r->nentities; i++) {
         if (strcmp(r->entities[i], name) == 0) {
             return (int) i;

@@ -279,6 +279,21 @@ test_sse_responses(void **state)
         "\\\\\\\" Doe\\\"}\"}\n\n"
         "data: [DONE]\n\n",
         2);
+
+    /* (output_index 0, content_index 5) and (output_index 5) are two
+     * channels, not one: nothing moves from the first into the second */
+    zt_check(ZOLL_RESTORE_SSE,
+        "data: {\"type\":\"response.output_text.delta\",\"output_index\":0,"
+        "\"content_index\":5,\"delta\":\"x [PER\"}\n\n"
+        "data: {\"type\":\"response.output_text.delta\",\"output_index\":5,"
+        "\"delta\":\"SON_1] y\"}\n\n"
+        "data: [DONE]\n\n",
+        "data: {\"type\":\"response.output_text.delta\",\"output_index\":0,"
+        "\"content_index\":5,\"delta\":\"x [PER\"}\n\n"
+        "data: {\"type\":\"response.output_text.delta\",\"output_index\":5,"
+        "\"delta\":\"SON_1] y\"}\n\n"
+        "data: [DONE]\n\n",
+        0);
 }
 
 

@@ -945,6 +945,8 @@ static const zt_bad_pack_t  zt_bad_packs[] = {
     { "test_pack_gate_and_prefilter", "rules_bad_gate_prefilter",
       "bad.json: $.rules[0]: \"gate\" replaces \"prefilter\" and "
       "\"starts_with_prefilter\": give one or the other", 0 },
+    { "test_pack_entity_too_long", "rules_bad_entity_long",
+      "bad.json: $.rules[0]: \"entity\" is longer than 48 characters", 0 },
     { "test_pack_lead_without_prefilter", "rules_bad_lead",
       "bad.json: $.rules[0]: \"lead\" needs a \"prefilter\" without "
       "\"starts_with_prefilter\"", 0 },
