@@ -835,14 +835,17 @@ static zoll_status_e
 zoll_object_end(zoll_redactor_t *rd, zoll_level_t *l, size_t pos)
 {
     size_t       i, n;
-    zoll_key_t  *k = rd->keys + l->kbase;
+    zoll_key_t  *k;
 
     n = rd->nkeys - l->kbase;
     rd->nkeys = l->kbase;
 
-    if (!l->dirty) {
+    /* rd->keys is NULL until an object's keys are first kept */
+    if (!l->dirty || n == 0) {
         return ZOLL_OK;
     }
+
+    k = rd->keys + l->kbase;
 
     qsort(k, n, sizeof(zoll_key_t), zoll_cmp_keys);
 
