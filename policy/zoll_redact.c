@@ -44,7 +44,6 @@ typedef struct {
 /* an open object or array */
 typedef struct {
     unsigned char        c;        /* '{' or '[' */
-    unsigned char        dirty;    /* a key of this object was rewritten */
     size_t               kbase;    /* its first key in rd->keys */
     const zoll_pnode_t  *node;     /* its structural path, or NULL */
 } zoll_level_t;
@@ -827,9 +826,12 @@ zoll_cmp_keys(const void *a, const void *b)
 }
 
 
-/* An object ends: if a key of it was rewritten, no two of its keys may be
- * the same now (a hash collision of two different keys refuses too: on
- * the safe side, and with 64 bits as good as never). */
+/* An object ends: no two of its keys may be the same, as decoded.  The
+ * client's own duplicates are refused as invalid JSON, because which of
+ * them a provider keeps is up to its parser, not Zoll's; keys that only
+ * redaction made equal refuse with their own code rather than have the
+ * provider keep one member.  (A hash collision of two different keys
+ * refuses too: on the safe side, and with 64 bits as good as never.) */
 
 static zoll_status_e
 zoll_object_end(zoll_redactor_t *rd, zoll_level_t *l, size_t pos)
@@ -841,7 +843,7 @@ zoll_object_end(zoll_redactor_t *rd, zoll_level_t *l, size_t pos)
     rd->nkeys = l->kbase;
 
     /* rd->keys is NULL until an object's keys are first kept */
-    if (!l->dirty || n == 0) {
+    if (n < 2) {
         return ZOLL_OK;
     }
 
@@ -850,12 +852,18 @@ zoll_object_end(zoll_redactor_t *rd, zoll_level_t *l, size_t pos)
     qsort(k, n, sizeof(zoll_key_t), zoll_cmp_keys);
 
     for (i = 1; i < n; i++) {
-        if (k[i].hash == k[i - 1].hash && (k[i].changed || k[i - 1].changed))
-        {
+        if (k[i].hash != k[i - 1].hash) {
+            continue;
+        }
+
+        if (k[i].changed || k[i - 1].changed) {
             return zoll_bad(rd, ZOLL_ERR_KEY_COLLISION, pos,
                             "redacting the keys of an object would make "
                             "two of them the same");
         }
+
+        return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, pos,
+                        "invalid JSON: a key repeats in the object ending");
     }
 
     return ZOLL_OK;
@@ -863,7 +871,7 @@ zoll_object_end(zoll_redactor_t *rd, zoll_level_t *l, size_t pos)
 
 
 static zoll_status_e
-zoll_key(zoll_redactor_t *rd, zoll_level_t *l, size_t s, size_t e, int esc)
+zoll_key(zoll_redactor_t *rd, size_t s, size_t e, int esc)
 {
     zoll_key_t     *k;
     zoll_status_e   rc;
@@ -884,7 +892,6 @@ zoll_key(zoll_redactor_t *rd, zoll_level_t *l, size_t s, size_t e, int esc)
 
     rc = zoll_text(rd, s, e, esc, 0, k);
 
-    l->dirty |= k->changed;
     return rc;
 }
 
@@ -1075,7 +1082,6 @@ zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
 
                 l = &rd->levels[depth++];
                 l->c = c;
-                l->dirty = 0;
                 l->kbase = rd->nkeys;
                 l->node = node;
                 node = (c == '[') ? zoll_path_step(node, NULL, 0) : NULL;
@@ -1132,7 +1138,7 @@ zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
 
             node = zoll_path_member(rd, l, s + 1, pos - 1, esc);
 
-            rc = zoll_key(rd, l, s + 1, pos - 1, esc);
+            rc = zoll_key(rd, s + 1, pos - 1, esc);
             if (rc != ZOLL_OK) {
                 return rc;
             }
