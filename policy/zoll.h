@@ -264,6 +264,7 @@ typedef enum {
     ZOLL_ERR_UNINSPECTABLE,      /* 415 */
     ZOLL_ERR_PII_BLOCKED,        /* 422 */
     ZOLL_ERR_KEY_COLLISION,      /* 422: redacted keys would be equal */
+    ZOLL_ERR_METHOD,             /* 405: not a method the provider APIs use */
     ZOLL_STATUS_N                /* the number of statuses; keep it last */
 } zoll_status_e;
 

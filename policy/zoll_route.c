@@ -29,6 +29,7 @@ static const struct {
     [ZOLL_ERR_UNINSPECTABLE]   = { 415, "body_not_inspectable" },
     [ZOLL_ERR_PII_BLOCKED]     = { 422, "pii_blocked" },
     [ZOLL_ERR_KEY_COLLISION]   = { 422, "redaction_key_collision" },
+    [ZOLL_ERR_METHOD]          = { 405, "method_not_allowed" },
 };
 
 

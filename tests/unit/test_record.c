@@ -465,6 +465,7 @@ static const struct {
       "INVALID_ARGUMENT" },
     { ZOLL_ERR_PII_BLOCKED, 422, "invalid_request_error",
       "INVALID_ARGUMENT" },
+    { ZOLL_ERR_METHOD, 405, "invalid_request_error", "INVALID_ARGUMENT" },
 };
 
 #define ZT_NERRORS  (sizeof(zt_errors) / sizeof(zt_errors[0]))
@@ -658,6 +659,7 @@ test_status_table(void **state)
         { ZOLL_ERR_UNINSPECTABLE, 415, "body_not_inspectable" },
         { ZOLL_ERR_PII_BLOCKED, 422, "pii_blocked" },
         { ZOLL_ERR_KEY_COLLISION, 422, "redaction_key_collision" },
+        { ZOLL_ERR_METHOD, 405, "method_not_allowed" },
     };
 
     size_t  i;
