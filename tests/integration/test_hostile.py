@@ -661,3 +661,38 @@ def test_untrusted_upstream_gets_nothing_and_the_record_says_502(
     assert (o["event"], o["request_id"], o["status"]) == \
         ("outcome", d["request_id"], 502)
     assert o["upstream_status"] == 502
+
+
+# the valgrind switch (ZOLL_VALGRIND=1) and its reader
+
+VG_LOG = """==7== Invalid read of size 4
+==7==    at 0x1: zoll_redact (zoll_redact.c:10)
+==7==    by 0x2: ngx_http_zoll_inspect (ngx_http_zoll_module.c:20)
+==7==  Address 0x3 is 0 bytes after a block of size 8 alloc'd
+==7==    at 0x4: malloc (vg_replace_malloc.c:1)
+==7==
+==7== Invalid read of size 16
+==7==    at 0x5: ???
+==7==    by 0x6: ???
+==7==  Address 0x7 is 15 bytes inside a block of size 30 alloc'd
+==7==    at 0x8: malloc (vg_replace_malloc.c:1)
+==7==    by 0x9: zoll_example_text (zoll_rules.c:1056)
+==7==
+==7== 72 bytes in 1 blocks are definitely lost in loss record 3 of 15
+==7==    at 0xa: malloc (vg_replace_malloc.c:1)
+==7==    by 0xb: ngx_regex_compile (in /usr/sbin/nginx)
+==7==
+==7== 40 bytes in 1 blocks are definitely lost in loss record 4 of 15
+==7==    at 0xc: malloc (vg_replace_malloc.c:1)
+==7==    by 0xd: zoll_policy_parse (zoll_policy.c:2051)
+==7==
+==7== ERROR SUMMARY: 4 errors from 4 contexts (suppressed: 0 from 0)
+"""
+
+
+def test_valgrind_reader_counts_only_errors_of_zolls_code(tmp_path):
+    (tmp_path / "valgrind.7.log").write_text(VG_LOG)
+    found = zollenv.valgrind_findings(tmp_path)
+    assert [text.splitlines()[0] for _, text in found] == [
+        "Invalid read of size 4",
+        "40 bytes in 1 blocks are definitely lost in loss record 4 of 15"]
