@@ -8,6 +8,8 @@
 #   ./build.sh test     build if needed, then run every test
 #   ./build.sh fuzz N   the libFuzzer harnesses for N seconds in all, under
 #                       ASan/UBSan, keeping their corpus in build/fuzz
+#   ./build.sh soak [S] S seconds (default 150) of mixed valid and hostile
+#                       requests under wrk; prints the workers' RSS and fds
 #
 # Idempotent: a second run only rebuilds what changed.
 set -euo pipefail
@@ -158,5 +160,7 @@ case "${1:-build}" in
             "$ROOT/tests/bench/redact/run" || rc=1
             "$ROOT/tests/bench/log/run" || rc=1
             exit $rc ;;
-    *)      echo "usage: $0 [build|run|test|bench|fuzz N]" >&2; exit 2 ;;
+    soak)   build; exec "$ROOT/tests/bench/soak/run" --seconds "${2:-150}" ;;
+    *)      echo "usage: $0 [build|run|test|bench|fuzz N|soak [S]]" >&2
+            exit 2 ;;
 esac
