@@ -19,32 +19,35 @@ local function req(method, path, key, body, extra)
    return wrk.format(method, path, h, body)
 end
 
-local requests = {
-   -- forwarded (200)
-   req("POST", "/openai/v1/chat/completions", acme, chat),
-   req("POST", "/anthropic/v1/messages", globex, claude),
-   req("GET", "/openai/v1/models", acme, nil),
-   -- refused
-   req("POST", "/openai/v1/chat/completions", acme, chat:sub(1, -4)),
-   req("POST", "/openai/v1/chat/completions", "zk_unknown", chat),
-   req("POST", "/openai/v1/chat/completions", acme, chat,
-       { ["Content-Encoding"] = "gzip" }),
-   req("POST", "/anthropic/v1/messages", acme, claude),
-   req("POST", "/openai/v1/chat/completions", globex,
-       '{"model":"m","messages":[{"role":"user","content":' ..
-       '"-----BEGIN RSA PRIVATE KEY----- MIIEowIBAAKCAQEA"}]}'),
-   req("POST", "/openai/v1/chat/completions", acme,
-       '{"m":' .. string.rep("[", 100) .. string.rep("]", 100) .. '}'),
-   req("POST", "/openai/v1/chat/completions", acme,
-       '{"model":"m","messages":[{"role":"user","content":"\xc0\xaf"}]}'),
-   req("POST", "/openai/v1/chat/completions", acme,
-       '{"model":"m","model":"n"}'),
-   req("PUT", "/openai/v1/chat/completions", acme, chat),
-   req("POST", "/openai/v1/chat/completions", acme, chat,
-       { ["api-key"] = "sk-smuggled" }),
-   req("POST", "/openai/v1/chat/completions", acme, chat,
-       { ["Content-Type"] = "multipart/form-data; boundary=x" }),
-}
+local function build()
+   return {
+      -- forwarded (200)
+      req("POST", "/openai/v1/chat/completions", acme, chat),
+      req("POST", "/anthropic/v1/messages", globex, claude),
+      req("GET", "/openai/v1/models", acme, nil),
+      -- refused
+      req("POST", "/openai/v1/chat/completions", acme, chat:sub(1, -4)),
+      req("POST", "/openai/v1/chat/completions", "zk_unknown", chat),
+      req("POST", "/openai/v1/chat/completions", acme, chat,
+          { ["Content-Encoding"] = "gzip" }),
+      req("POST", "/anthropic/v1/messages", acme, claude),
+      req("POST", "/openai/v1/chat/completions", globex,
+          '{"model":"m","messages":[{"role":"user","content":' ..
+          '"-----BEGIN RSA PRIVATE KEY----- MIIEowIBAAKCAQEA"}]}'),
+      req("POST", "/openai/v1/chat/completions", acme,
+          '{"m":' .. string.rep("[", 100) .. string.rep("]", 100) .. '}'),
+      req("POST", "/openai/v1/chat/completions", acme,
+          '{"model":"m","messages":[{"role":"user","content":"\xc0\xaf"}]}'),
+      req("POST", "/openai/v1/chat/completions", acme,
+          '{"model":"m","model":"n"}'),
+      req("PUT", "/openai/v1/chat/completions", acme, chat),
+      req("POST", "/openai/v1/chat/completions", acme, chat,
+          { ["api-key"] = "sk-smuggled" }),
+      req("POST", "/openai/v1/chat/completions", acme, chat,
+          { ["Content-Type"] = "multipart/form-data; boundary=x" }),
+   }
+end
+
 
 local threads = {}
 local n = 0
@@ -55,6 +58,8 @@ function setup(thread)
 end
 
 function init(args)
+   -- wrk knows the Host header only once a thread starts
+   requests = build()
    counts = {}
    n = id
 end
