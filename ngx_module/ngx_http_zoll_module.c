@@ -1712,8 +1712,8 @@ ngx_http_zoll_header_filter(ngx_http_request_t *r)
         (void) ngx_http_zoll_size_check(zlcf, zlcf->max_body + 1, why,
                                         sizeof(why));
     } else {
-        ngx_snprintf(why, sizeof(why), "the request body could not be "
-                     "read: malformed framing%Z");
+        ngx_cpystrn(why, (u_char *) "the request body could not be read: "
+                    "malformed framing", sizeof(why));
     }
 
     ngx_http_zoll_record_refusal(r, zmcf, ctx, status, (const char *) why);
@@ -1722,9 +1722,6 @@ ngx_http_zoll_header_filter(ngx_http_request_t *r)
     if (ctx->error_body == NULL) {
         return NGX_ERROR;
     }
-
-    r->headers_out.status = zoll_status_http(status);
-    r->err_status = r->headers_out.status;
 
     return ngx_http_next_header_filter(r);
 }
@@ -1801,6 +1798,37 @@ ngx_http_zoll_outcome(ngx_http_zoll_main_conf_t *zmcf,
 }
 
 
+/* The body reader ended the request before Zoll could decide: the client
+ * went away or stalled past client_body_timeout (nginx closes the
+ * connection without a response), or nginx failed to spool the body.
+ * Nothing was forwarded, and the log says so. */
+
+static void
+ngx_http_zoll_unread_body(ngx_http_request_t *r,
+    ngx_http_zoll_main_conf_t *zmcf, ngx_http_zoll_ctx_t *ctx)
+{
+    u_char  why[128];
+
+    if (r->connection->timedout) {
+        ngx_cpystrn(why, (u_char *) "it did not arrive within "
+                    "client_body_timeout", sizeof(why));
+
+    } else if (r->connection->error) {
+        ngx_cpystrn(why, (u_char *) "the client closed the connection "
+                    "before it was complete", sizeof(why));
+
+    } else {
+        ngx_snprintf(why, sizeof(why), "nginx answered %ui%Z",
+                     r->err_status ? r->err_status : r->headers_out.status);
+    }
+
+    ngx_snprintf((u_char *) ctx->d.reason, sizeof(ctx->d.reason),
+                 "the request body could not be read: %s%Z", why);
+
+    ngx_http_zoll_record_refusal(r, zmcf, ctx, ZOLL_ERR_BAD_REQUEST, NULL);
+}
+
+
 static ngx_int_t
 ngx_http_zoll_log_handler(ngx_http_request_t *r)
 {
@@ -1827,18 +1855,7 @@ ngx_http_zoll_log_handler(ngx_http_request_t *r)
             ngx_http_zoll_outcome(zmcf, ctx);
 
         } else if (ctx->decided && !ctx->recorded) {
-            /* the client went away or stalled (client_body_timeout) while
-             * Zoll read its body: nginx closed the connection without a
-             * response, nothing was forwarded, and the log says so */
-            ngx_http_zoll_record_refusal(r, zmcf, ctx, ZOLL_ERR_BAD_REQUEST,
-                                         r->connection->timedout
-                                         ? "the request body could not be "
-                                           "read: it did not arrive within "
-                                           "client_body_timeout"
-                                         : "the request body could not be "
-                                           "read: the client closed the "
-                                           "connection before it was "
-                                           "complete");
+            ngx_http_zoll_unread_body(r, zmcf, ctx);
         }
     }
 
