@@ -873,8 +873,7 @@ zoll_object_end(zoll_redactor_t *rd, zoll_level_t *l, size_t pos)
 static zoll_status_e
 zoll_key(zoll_redactor_t *rd, size_t s, size_t e, int esc)
 {
-    zoll_key_t     *k;
-    zoll_status_e   rc;
+    zoll_key_t  *k;
 
     if (rd->nkeys == rd->kcap) {
         k = realloc(rd->keys, (rd->kcap ? 2 * rd->kcap : 64)
@@ -890,9 +889,7 @@ zoll_key(zoll_redactor_t *rd, size_t s, size_t e, int esc)
     k = &rd->keys[rd->nkeys++];
     k->changed = 0;
 
-    rc = zoll_text(rd, s, e, esc, 0, k);
-
-    return rc;
+    return zoll_text(rd, s, e, esc, 0, k);
 }
 
 
