@@ -238,6 +238,15 @@ def path_as_recorded(env, res):
     no_client_key(env, res)
 
 
+def only_api_headers(env, res):
+    """Headers the provider APIs do not need stayed at the gateway."""
+    got = what_left(res)
+    assert EMAIL not in json.dumps(got)
+    assert not {"cookie", "x-user-email", "user-agent", "openai-organization",
+                "x-stainless-os"} & set(got["headers"])
+    redacted_chat(env, res)
+
+
 def went_to_mistral(env, res):
     got = what_left(res)
     d = res.decisions()[0]
@@ -472,6 +481,11 @@ CASES = [
         json_head(len(CHAT)), [CHAT],
         path="/openai/v1/%2e%2e/%2e%2e/mistral/v1/chat/completions"),
         200, kind="forwarded", check=went_to_mistral),
+    Case("personal-data-in-headers-stays", http(body=CHAT, headers={
+        "X-User-Email": EMAIL, "Cookie": f"session=1; user={EMAIL}",
+        "User-Agent": f"app/1.0 ({EMAIL})", "OpenAI-Organization": "org-x",
+        "X-Stainless-OS": "Linux"}), 200, kind="forwarded",
+        check=only_api_headers),
     Case("query-key-is-stripped", http(
         path=OPENAI + "?key=" + zollenv.demo_keys()["acme_eu"] + "&x=1",
         body=CHAT, tenant=None), 200, kind="forwarded",
