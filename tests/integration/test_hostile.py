@@ -21,7 +21,6 @@ it must not trust are tests of their own below the table.
 import gzip
 import json
 import socket
-import ssl
 import subprocess
 import time
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ import pytest
 
 import zollenv
 from conftest import chat, claude
-from test_redaction import parse_response, raw_exchange
+from test_redaction import raw_exchange
 
 OPENAI = "/openai/v1/chat/completions"
 ANTHROPIC = "/anthropic/v1/messages"
@@ -73,10 +72,6 @@ class Case:
 
 # ways to send
 
-def key_of(env, tenant):
-    return env.keys[tenant]
-
-
 def http(method="POST", path=OPENAI, body=b"", headers=None,
          tenant="acme_eu", ctype="application/json"):
     """A well-framed HTTP/1.1 request by http.client."""
@@ -85,7 +80,7 @@ def http(method="POST", path=OPENAI, body=b"", headers=None,
         if ctype:
             hdrs["Content-Type"] = ctype
         if tenant:
-            k = key_of(env, tenant)
+            k = env.keys[tenant]
             if path.startswith("/anthropic/"):
                 hdrs["x-api-key"] = k
             else:
@@ -98,14 +93,13 @@ def http(method="POST", path=OPENAI, body=b"", headers=None,
     return send
 
 
-def raw(head, parts=(), tenant="acme_eu", path=OPENAI):
+def raw(head, parts=(), path=OPENAI):
     """A request written by hand over TLS: head is the header lines
-    after the request line (str, "{key}" for the tenant's key); parts the
-    body, sent as given (a generator may pace it)."""
+    after the request line (str, "{key}" for acme_eu's key); parts the
+    body, sent as given (a function returning a generator may pace it)."""
     def send(env):
-        key = key_of(env, tenant) if tenant else ""
         text = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" \
-            + head.replace("{key}", key) + "\r\n"
+            + head.replace("{key}", env.keys["acme_eu"]) + "\r\n"
         marks = env.eu.mark(), env.us.mark()
         st, h, body, eu, us, recs = raw_exchange(
             env, text.encode("latin-1"), parts() if callable(parts) else parts)
@@ -113,7 +107,7 @@ def raw(head, parts=(), tenant="acme_eu", path=OPENAI):
     return send
 
 
-def gone(head, parts, tenant="acme_eu"):
+def gone(head, parts):
     """Sends the head and part of the body, then closes the connection:
     the gateway cannot answer, but must record and forward nothing."""
     def send(env):
@@ -121,7 +115,7 @@ def gone(head, parts, tenant="acme_eu"):
         marks = env.eu.mark(), env.us.mark()
         log_mark = zollenv.file_size(gw.transfer_log)
         text = f"POST {OPENAI} HTTP/1.1\r\nHost: 127.0.0.1\r\n" \
-            + head.replace("{key}", key_of(env, tenant)) + "\r\n"
+            + head.replace("{key}", env.keys["acme_eu"]) + "\r\n"
         with socket.create_connection(("127.0.0.1", gw.https_port)) as s, \
                 gw.ssl_context().wrap_socket(
                     s, server_hostname="127.0.0.1") as t:
@@ -136,7 +130,7 @@ def gone(head, parts, tenant="acme_eu"):
     return send
 
 
-def h2(body, *args, tenant="acme_eu", path=OPENAI):
+def h2(body, *args):
     """HTTP/2 by curl: -T - sends the body as DATA frames without a
     content-length, --data-binary @- with one."""
     def send(env):
@@ -145,9 +139,9 @@ def h2(body, *args, tenant="acme_eu", path=OPENAI):
         r = subprocess.run(
             ["curl", "-sS", "--http2", "--cacert", str(env.run / "ca.pem"),
              "-H", "Content-Type: application/json",
-             "-H", f"Authorization: Bearer {key_of(env, tenant)}",
+             "-H", f"Authorization: Bearer {env.keys['acme_eu']}",
              "-o", "-", "-w", "\n%{http_version} %{http_code}", *args,
-             f"https://127.0.0.1:{env.gw.https_port}{path}"],
+             f"https://127.0.0.1:{env.gw.https_port}{OPENAI}"],
             input=body, capture_output=True, timeout=60)
         out, _, tail = r.stdout.rpartition(b"\n")
         version, code = tail.decode().split()
