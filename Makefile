@@ -14,7 +14,7 @@ ENGINE_SRC = $(wildcard policy/*.c)
 ENGINE_OBJ = $(ENGINE_SRC:policy/%.c=$(B)/obj/%.o)
 HEADERS    = $(wildcard policy/*.h)
 
-.PHONY: all clean
+.PHONY: all clean sanitize fuzzers
 
 all: $(B)/libzoll.a $(B)/zollctl $(B)/test_engine $(B)/test_geoip.mmdb
 
@@ -40,6 +40,23 @@ $(B)/test_geoip.mmdb: tests/lib/mkgeoip.pl
 	@mkdir -p $(B)
 	perl tests/lib/mkgeoip.pl $@ 127.1.0.0/16=DE 127.2.0.0/16=US \
 	    127.3.0.0/16=GB 127.4.0.0/16=CN 127.5.0.0/16= 2001:db8:1::/48=FR
+
+# The sanitizer build (build.sh's "sanitize"): the engine, its unit tests
+# and the libFuzzer harnesses tests/fuzz/fuzz_*.c, built by clang with
+# ASan and UBSan into $(B)/asan, so the release objects stay as they are.
+# A new harness is one file: tests/fuzz/fuzz_<target>.c.
+SAN_FLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer -fsanitize=fuzzer-no-link
+FUZZERS    = $(patsubst tests/fuzz/%.c,$(B)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+sanitize:
+	$(MAKE) B=$(B)/asan CC=clang OPT="-O1 -g" EXTRA_CFLAGS="$(SAN_FLAGS)" \
+	    $(B)/asan/test_engine fuzzers
+
+fuzzers: $(FUZZERS)
+
+$(B)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(B)/libzoll.a $(HEADERS)
+	$(CC) $(CFLAGS_Z) -fsanitize=fuzzer -o $@ $< $(B)/libzoll.a $(LIBS)
 
 clean:
 	rm -rf $(B)/obj $(B)/libzoll.a $(B)/zollctl $(B)/test_engine \

@@ -6,6 +6,10 @@
 #   ./build.sh run      build if needed, then run the demo gateway in the
 #                       foreground on https://127.0.0.1:8443 (Ctrl-C stops it)
 #   ./build.sh test     build if needed, then run every test
+#   ./build.sh fuzz N   the libFuzzer harnesses for N seconds in all, under
+#                       ASan/UBSan, keeping their corpus in build/fuzz
+#   ./build.sh soak [S] S seconds (default 150) of mixed valid and hostile
+#                       requests under wrk; prints the workers' RSS and fds
 #
 # Idempotent: a second run only rebuilds what changed.
 set -euo pipefail
@@ -24,6 +28,8 @@ APT_PACKAGES=(
     wrk
     # the HTML report's test renders it headless and reads the screenshot
     chromium python3-pil
+    # sanitizer builds and libFuzzer harnesses (tests/fuzz)
+    clang libclang-rt-14-dev
 )
 
 log() { printf '==> %s\n' "$*"; }
@@ -107,6 +113,13 @@ build() {
     log "built $B/ngx_http_zoll_module.so and $B/zollctl"
 }
 
+# The engine, its unit tests and the fuzz harnesses under ASan and UBSan,
+# into build/asan (tests/fuzz/test_fuzz.py runs them).
+build_sanitized() {
+    log "engine, unit tests and fuzz harnesses under ASan/UBSan (clang)"
+    make -s -C "$ROOT" -j2 B="$B" sanitize
+}
+
 e2e_deps() {
     local dir="$ROOT/tests/e2e"
     if [ ! -d "$dir/node_modules" ] \
@@ -138,7 +151,11 @@ run_tests() {
 case "${1:-build}" in
     build)  build ;;
     run)    build; exec "$PY" "$ROOT/config/demo/run.py" ;;
-    test)   build; run_tests ;;
+    test)   build; build_sanitized; run_tests ;;
+    fuzz)   build; build_sanitized
+            mkdir -p "$B/fuzz"
+            exec "$PY" "$ROOT/tests/fuzz/runfuzz.py" "${2:-600}" \
+                --corpus "$B/fuzz/corpus" ;;
     bench)  build; rc=0
             "$ROOT/tests/bench/redact/run" || rc=1
             "$ROOT/tests/bench/log/run" || rc=1
@@ -146,5 +163,7 @@ case "${1:-build}" in
             # last: its last line is the tracked "ratio full/plain 4KB"
             "$ROOT/tests/bench/gateway/run" || rc=1
             exit $rc ;;
-    *)      echo "usage: $0 [build|run|test|bench]" >&2; exit 2 ;;
+    soak)   build; exec "$ROOT/tests/bench/soak/run" --seconds "${2:-150}" ;;
+    *)      echo "usage: $0 [build|run|test|bench|fuzz N|soak [S]]" >&2
+            exit 2 ;;
 esac

@@ -35,6 +35,9 @@
  * image_filter has no place in a Zoll location) */
 #define NGX_HTTP_ZOLL_BUFFERED    0x08
 
+/* the methods of the provider APIs (files and responses are deleted) */
+#define NGX_HTTP_ZOLL_METHODS  (NGX_HTTP_GET|NGX_HTTP_POST|NGX_HTTP_DELETE)
+
 
 typedef struct {
     ngx_str_t                   policy_path;
@@ -75,7 +78,7 @@ typedef struct {
     ngx_uint_t                  redactions;
     ngx_int_t                   body_rc;   /* the phase's result, once the
                                               body has been inspected */
-    ngx_buf_t                  *error_body;  /* replaces nginx's 413 page */
+    ngx_buf_t                  *error_body;  /* replaces nginx's page */
     zoll_restorer_t            *restorer;  /* the response's, or NULL */
     ngx_chain_t                *in;        /* provider buffers not read */
     ngx_chain_t                *free;      /* its output buffers */
@@ -85,6 +88,8 @@ typedef struct {
     unsigned                    forwarded:1;
     unsigned                    inspected:1;
     unsigned                    reading_body:1;
+    unsigned                    recorded:1;  /* its decision record was
+                                                written, or tried */
 } ngx_http_zoll_ctx_t;
 
 
@@ -273,6 +278,18 @@ static ngx_str_t  ngx_http_zoll_key_headers[] = {
 };
 
 
+/* Headers of other credential schemes: Azure OpenAI's "api-key" and a
+ * proxy's credential.  Zoll takes no key from them and the proxy would
+ * pass them on, so a request carrying one is refused: no second
+ * credential may reach the provider beside the tenant's. */
+
+static ngx_str_t  ngx_http_zoll_foreign_credentials[] = {
+    ngx_string("api-key"),
+    ngx_string("proxy-authorization"),
+    ngx_null_string
+};
+
+
 /* Variables that may have cached the key before it was stripped. */
 
 static ngx_str_t  ngx_http_zoll_key_vars[] = {
@@ -326,12 +343,12 @@ ngx_http_zoll_tls_ok(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_zoll_is_key_header(ngx_table_elt_t *h)
+static ngx_uint_t
+ngx_http_zoll_header_in(ngx_table_elt_t *h, ngx_str_t *names)
 {
     ngx_str_t  *name;
 
-    for (name = ngx_http_zoll_key_headers; name->len; name++) {
+    for (name = names; name->len; name++) {
         if (ngx_http_zoll_is_header(h, name)) {
             return 1;
         }
@@ -452,7 +469,16 @@ ngx_http_zoll_client_key(ngx_http_request_t *r, ngx_str_t *key,
             i = 0;
         }
 
-        if (!ngx_http_zoll_is_key_header(&h[i])) {
+        if (ngx_http_zoll_header_in(&h[i],
+                                    ngx_http_zoll_foreign_credentials))
+        {
+            *why = "credentials are accepted only in Authorization "
+                   "(Bearer), x-api-key, x-goog-api-key or a key argument, "
+                   "never in api-key or Proxy-Authorization";
+            return NGX_DECLINED;
+        }
+
+        if (!ngx_http_zoll_header_in(&h[i], ngx_http_zoll_key_headers)) {
             continue;
         }
 
@@ -600,7 +626,7 @@ ngx_http_zoll_strip_keys(ngx_http_request_t *r,
             i = 0;
         }
 
-        if (ngx_http_zoll_is_key_header(&h[i])
+        if (ngx_http_zoll_header_in(&h[i], ngx_http_zoll_key_headers)
             || ngx_http_zoll_is_header(&h[i], &ngx_http_zoll_subject_header)
             || ngx_http_zoll_is_header(&h[i], &ngx_http_zoll_accept_encoding))
         {
@@ -750,6 +776,7 @@ ngx_http_zoll_log_decision(ngx_http_request_t *r,
     u_char  *buf;
     size_t   len, cap;
 
+    ctx->recorded = 1;
     cap = NGX_HTTP_ZOLL_RECORD_LEN;
 
     /* room for the chain's members after the record */
@@ -859,15 +886,24 @@ ngx_http_zoll_send_error(ngx_http_request_t *r, ngx_http_zoll_ctx_t *ctx)
     /* the request id is in the body; "add_header X-Zoll-Request-Id
      * $zoll_request_id always;" puts it on every response */
 
-    if (ctx->d.status == ZOLL_ERR_TLS_REQUIRED) {
+    if (ctx->d.status == ZOLL_ERR_TLS_REQUIRED
+        || ctx->d.status == ZOLL_ERR_METHOD)
+    {
         h = ngx_list_push(&r->headers_out.headers);
         if (h == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
         h->hash = 1;
-        ngx_str_set(&h->key, "Upgrade");
-        ngx_str_set(&h->value, "TLS/1.3, TLS/1.2");
+
+        if (ctx->d.status == ZOLL_ERR_METHOD) {
+            ngx_str_set(&h->key, "Allow");
+            ngx_str_set(&h->value, "GET, POST, DELETE");
+
+        } else {
+            ngx_str_set(&h->key, "Upgrade");
+            ngx_str_set(&h->value, "TLS/1.3, TLS/1.2");
+        }
     }
 
     rc = ngx_http_send_header(r);
@@ -1588,6 +1624,14 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
                                     ctx->auth_error);
     }
 
+    /* HEAD, OPTIONS, PUT, PATCH...: no provider API uses them, and each
+     * would be one more way for a request to leave */
+    if (!(r->method & NGX_HTTP_ZOLL_METHODS)) {
+        return ngx_http_zoll_refuse(r, zmcf, ctx, ZOLL_ERR_METHOD,
+                                    "the provider APIs take GET, POST and "
+                                    "DELETE requests only");
+    }
+
     if (ngx_http_zoll_locate(r, zmcf, &subject) != NGX_OK) {
         ctx->d.subject = subject;
         ctx->d.has_subject = 1;
@@ -1632,17 +1676,20 @@ ngx_http_zoll_handler(ngx_http_request_t *r)
  * nginx refuses a body above client_max_body_size itself, with its HTML
  * page: in the find-config phase for a declared Content-Length, before
  * any module's handler runs, and in the body reader for a chunked or
- * HTTP/2 body.  Both go through ngx_http_special_response_handler(), which
- * sets r->err_status and sends the page through the output filters.  In a
- * Zoll location these filters make it Zoll's refusal: 413 body_too_large
- * in the provider's shape, with its record.  Nothing was forwarded: the
- * proxy runs only after the whole body was read and inspected.
+ * HTTP/2 body.  Its body reader also answers 400 to a body it cannot
+ * read (malformed chunked framing).  All go through
+ * ngx_http_special_response_handler(), which sets r->err_status and sends
+ * the page through the output filters.  In a Zoll location these filters
+ * make it Zoll's refusal in the provider's shape, with its record: 413
+ * body_too_large, else 400 bad_request.  Nothing was forwarded: the proxy
+ * runs only after the whole body was read and inspected.
  */
 
 static ngx_int_t
 ngx_http_zoll_header_filter(ngx_http_request_t *r)
 {
     u_char                      why[128];
+    zoll_status_e               status;
     ngx_http_zoll_ctx_t        *ctx;
     ngx_http_zoll_loc_conf_t   *zlcf;
     ngx_http_zoll_main_conf_t  *zmcf;
@@ -1653,9 +1700,20 @@ ngx_http_zoll_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    if (r->err_status != NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_zoll_module);
 
+    if (r->err_status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        status = ZOLL_ERR_TOO_LARGE;
+
+    } else if (r->err_status == NGX_HTTP_BAD_REQUEST
+               && ctx && ctx->decided && !ctx->recorded)
+    {
+        /* the body reader failed after Zoll had decided to read it */
+        status = ZOLL_ERR_BAD_REQUEST;
+
+    } else {
+        /* the provider's answer (or nginx's own for a request Zoll did
+         * not refuse): its tokens, if any, are restored */
         if (ctx && ctx->forwarded && ctx->tokens && !r->header_only
             && ngx_http_zoll_restore_header(r, ctx) != NGX_OK)
         {
@@ -1680,12 +1738,17 @@ ngx_http_zoll_header_filter(ngx_http_request_t *r)
         ctx->d.tenant = ngx_http_zoll_authenticate(r, zmcf, ctx);
     }
 
-    /* above client_max_body_size, which lies above zoll_max_body_size:
-     * the client is told Zoll's limit */
-    (void) ngx_http_zoll_size_check(zlcf, zlcf->max_body + 1, why,
-                                    sizeof(why));
-    ngx_http_zoll_record_refusal(r, zmcf, ctx, ZOLL_ERR_TOO_LARGE,
-                                 (const char *) why);
+    if (status == ZOLL_ERR_TOO_LARGE) {
+        /* above client_max_body_size, which lies above
+         * zoll_max_body_size: the client is told Zoll's limit */
+        (void) ngx_http_zoll_size_check(zlcf, zlcf->max_body + 1, why,
+                                        sizeof(why));
+    } else {
+        ngx_cpystrn(why, (u_char *) "the request body could not be read: "
+                    "malformed framing", sizeof(why));
+    }
+
+    ngx_http_zoll_record_refusal(r, zmcf, ctx, status, (const char *) why);
 
     ctx->error_body = ngx_http_zoll_error_buf(r, ctx);
     if (ctx->error_body == NULL) {
@@ -2099,6 +2162,37 @@ ngx_http_zoll_outcome(ngx_http_zoll_main_conf_t *zmcf,
 }
 
 
+/* The body reader ended the request before Zoll could decide: the client
+ * went away or stalled past client_body_timeout (nginx closes the
+ * connection without a response), or nginx failed to spool the body.
+ * Nothing was forwarded, and the log says so. */
+
+static void
+ngx_http_zoll_unread_body(ngx_http_request_t *r,
+    ngx_http_zoll_main_conf_t *zmcf, ngx_http_zoll_ctx_t *ctx)
+{
+    u_char  why[128];
+
+    if (r->connection->timedout) {
+        ngx_cpystrn(why, (u_char *) "it did not arrive within "
+                    "client_body_timeout", sizeof(why));
+
+    } else if (r->connection->error) {
+        ngx_cpystrn(why, (u_char *) "the client closed the connection "
+                    "before it was complete", sizeof(why));
+
+    } else {
+        ngx_snprintf(why, sizeof(why), "nginx answered %ui%Z",
+                     r->err_status ? r->err_status : r->headers_out.status);
+    }
+
+    ngx_snprintf((u_char *) ctx->d.reason, sizeof(ctx->d.reason),
+                 "the request body could not be read: %s%Z", why);
+
+    ngx_http_zoll_record_refusal(r, zmcf, ctx, ZOLL_ERR_BAD_REQUEST, NULL);
+}
+
+
 static ngx_int_t
 ngx_http_zoll_log_handler(ngx_http_request_t *r)
 {
@@ -2123,6 +2217,9 @@ ngx_http_zoll_log_handler(ngx_http_request_t *r)
 
         if (ctx->forwarded) {
             ngx_http_zoll_outcome(zmcf, ctx);
+
+        } else if (ctx->decided && !ctx->recorded) {
+            ngx_http_zoll_unread_body(r, zmcf, ctx);
         }
     }
 

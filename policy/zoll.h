@@ -266,6 +266,7 @@ typedef enum {
     ZOLL_ERR_KEY_COLLISION,      /* 422: redacted keys would be equal */
     ZOLL_ERR_UNRESTORABLE,       /* 502: the answer's tokens cannot be
                                     restored (e.g. it is compressed) */
+    ZOLL_ERR_METHOD,             /* 405: not a method the provider APIs use */
     ZOLL_STATUS_N                /* the number of statuses; keep it last */
 } zoll_status_e;
 

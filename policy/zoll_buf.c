@@ -129,10 +129,13 @@ zoll_buf_json_str(zoll_buf_t *b, const char *str, size_t n)
 {
     static const char    hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *) str;
-    const unsigned char *end = s + n;
+    const unsigned char *end;
     const unsigned char *run;
     char                 esc[6];
     size_t               len;
+
+    /* an empty string may come as NULL, where even "+ 0" is undefined */
+    end = (n != 0) ? s + n : s;
 
     zoll_buf_raw(b, "\"", 1);
 

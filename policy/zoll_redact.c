@@ -44,7 +44,6 @@ typedef struct {
 /* an open object or array */
 typedef struct {
     unsigned char        c;        /* '{' or '[' */
-    unsigned char        dirty;    /* a key of this object was rewritten */
     size_t               kbase;    /* its first key in rd->keys */
     const zoll_pnode_t  *node;     /* its structural path, or NULL */
 } zoll_level_t;
@@ -875,32 +874,44 @@ zoll_cmp_keys(const void *a, const void *b)
 }
 
 
-/* An object ends: if a key of it was rewritten, no two of its keys may be
- * the same now (a hash collision of two different keys refuses too: on
- * the safe side, and with 64 bits as good as never). */
+/* An object ends: no two of its keys may be the same, as decoded.  The
+ * client's own duplicates are refused as invalid JSON, because which of
+ * them a provider keeps is up to its parser, not Zoll's; keys that only
+ * redaction made equal refuse with their own code rather than have the
+ * provider keep one member.  (A hash collision of two different keys
+ * refuses too: on the safe side, and with 64 bits as good as never.) */
 
 static zoll_status_e
 zoll_object_end(zoll_redactor_t *rd, zoll_level_t *l, size_t pos)
 {
     size_t       i, n;
-    zoll_key_t  *k = rd->keys + l->kbase;
+    zoll_key_t  *k;
 
     n = rd->nkeys - l->kbase;
     rd->nkeys = l->kbase;
 
-    if (!l->dirty) {
+    /* rd->keys is NULL until an object's keys are first kept */
+    if (n < 2) {
         return ZOLL_OK;
     }
+
+    k = rd->keys + l->kbase;
 
     qsort(k, n, sizeof(zoll_key_t), zoll_cmp_keys);
 
     for (i = 1; i < n; i++) {
-        if (k[i].hash == k[i - 1].hash && (k[i].changed || k[i - 1].changed))
-        {
+        if (k[i].hash != k[i - 1].hash) {
+            continue;
+        }
+
+        if (k[i].changed || k[i - 1].changed) {
             return zoll_bad(rd, ZOLL_ERR_KEY_COLLISION, pos,
                             "redacting the keys of an object would make "
                             "two of them the same");
         }
+
+        return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, pos,
+                        "invalid JSON: a key repeats in the object ending");
     }
 
     return ZOLL_OK;
@@ -908,10 +919,9 @@ zoll_object_end(zoll_redactor_t *rd, zoll_level_t *l, size_t pos)
 
 
 static zoll_status_e
-zoll_key(zoll_redactor_t *rd, zoll_level_t *l, size_t s, size_t e, int esc)
+zoll_key(zoll_redactor_t *rd, size_t s, size_t e, int esc)
 {
-    zoll_key_t     *k;
-    zoll_status_e   rc;
+    zoll_key_t  *k;
 
     if (rd->nkeys == rd->kcap) {
         k = realloc(rd->keys, (rd->kcap ? 2 * rd->kcap : 64)
@@ -927,10 +937,7 @@ zoll_key(zoll_redactor_t *rd, zoll_level_t *l, size_t s, size_t e, int esc)
     k = &rd->keys[rd->nkeys++];
     k->changed = 0;
 
-    rc = zoll_text(rd, 0, s, e, esc, 0, k);
-
-    l->dirty |= k->changed;
-    return rc;
+    return zoll_text(rd, 0, s, e, esc, 0, k);
 }
 
 
@@ -1121,7 +1128,6 @@ zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
 
                 l = &rd->levels[depth++];
                 l->c = c;
-                l->dirty = 0;
                 l->kbase = rd->nkeys;
                 l->node = node;
                 node = (c == '[') ? zoll_path_step(node, NULL, 0) : NULL;
@@ -1188,7 +1194,7 @@ zoll_walk(zoll_redactor_t *rd, zoll_api_e api)
 
             node = zoll_path_member(rd, l, s + 1, pos - 1, esc);
 
-            rc = zoll_key(rd, l, s + 1, pos - 1, esc);
+            rc = zoll_key(rd, s + 1, pos - 1, esc);
             if (rc != ZOLL_OK) {
                 return rc;
             }

@@ -30,6 +30,7 @@ static const struct {
     [ZOLL_ERR_PII_BLOCKED]     = { 422, "pii_blocked" },
     [ZOLL_ERR_KEY_COLLISION]   = { 422, "redaction_key_collision" },
     [ZOLL_ERR_UNRESTORABLE]    = { 502, "response_not_restorable" },
+    [ZOLL_ERR_METHOD]          = { 405, "method_not_allowed" },
 };
 
 

@@ -134,6 +134,7 @@ def env():
     e = Env(RUN)
     yield e
     e.stop()
+    assert_valgrind_clean(RUN)
 
 
 @pytest.fixture
@@ -162,6 +163,15 @@ def make_gateway(env, tmp_path):
     yield make
     for gw in made:
         gw.stop()
+        assert_valgrind_clean(gw.run)
+
+
+def assert_valgrind_clean(run_dir):
+    """Under ZOLL_VALGRIND=1: no memcheck error in Zoll's code."""
+    if zollenv.VALGRIND:
+        found = zollenv.valgrind_findings(run_dir)
+        assert not found, "\n\n".join(f"{log}:\n{text}"
+                                        for log, text in found)
 
 
 def request_as(gw, tenant_key, path="/openai/v1/chat/completions",

@@ -353,9 +353,17 @@ def test_suspension_drill_under_load(env, make_gateway, tmp_path):
     done = int(re.search(r"(\d+) requests in", out).group(1))
     assert done > 20, out
 
-    recs = g.gw.transfer_records()[len(before):]
-    decisions = [r for r in recs if r["event"] == "decision"]
-    outcomes = {r["request_id"]: r for r in recs if r["event"] == "outcome"}
+    # the requests wrk left in flight end (and get their outcome) a
+    # moment after wrk does
+    deadline = time.monotonic() + 5
+    while True:
+        recs = g.gw.transfer_records()[len(before):]
+        decisions = [r for r in recs if r["event"] == "decision"]
+        outcomes = {r["request_id"]: r for r in recs
+                    if r["event"] == "outcome"}
+        if len(outcomes) >= len(decisions) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     upstream = env.eu.since(marks[0]) + env.us.since(marks[1])
     assert all(d["decision"] == "forwarded" for d in decisions)
     assert len(decisions) == len(outcomes) == len(upstream) >= done

@@ -478,6 +478,7 @@ static const struct {
     { ZOLL_ERR_PII_BLOCKED, 422, "invalid_request_error",
       "INVALID_ARGUMENT" },
     { ZOLL_ERR_UNRESTORABLE, 502, "api_error", "UNAVAILABLE" },
+    { ZOLL_ERR_METHOD, 405, "invalid_request_error", "INVALID_ARGUMENT" },
 };
 
 #define ZT_NERRORS  (sizeof(zt_errors) / sizeof(zt_errors[0]))
@@ -672,6 +673,7 @@ test_status_table(void **state)
         { ZOLL_ERR_PII_BLOCKED, 422, "pii_blocked" },
         { ZOLL_ERR_KEY_COLLISION, 422, "redaction_key_collision" },
         { ZOLL_ERR_UNRESTORABLE, 502, "response_not_restorable" },
+        { ZOLL_ERR_METHOD, 405, "method_not_allowed" },
     };
 
     size_t  i;

@@ -527,7 +527,7 @@ static const char *const  zt_texts[] = {
     "@@@ anna@@example.de anna@example..de @example.de",
     "Anna Schmidt<anna@example.de>",
     "kennzeichen:B-AB 1,B-AB 12,B-AB 123",
-    "\xe2\x80\x8b" "Anna Schmidt\xe2\x80\x8b",
+    ("\xe2\x80\x8b" "Anna Schmidt\xe2\x80\x8b"),
     "DE89370400440532013000anna@example.de",
     "Die Rechnung kommt morgen. Keine Daten hier.",
     "Jonas Jonas Jonas Weber",
