@@ -769,12 +769,18 @@ zoll_text(zoll_redactor_t *rd, size_t pre, size_t s, size_t e, int esc,
     const unsigned char  *text, *rtext;
 
     if (esc) {
-        if (zoll_grow(&rd->dec, &rd->dcap, pre) != 0
-            || (memcpy(rd->dec, rd->in + s - pre, pre),
-                zoll_decode(rd, pre, s, e, &tlen) != 0))
-        {
+        if (zoll_grow(&rd->dec, &rd->dcap, pre + 1) != 0) {
             return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
         }
+
+        if (pre) {
+            memcpy(rd->dec, rd->in + s - pre, pre);
+        }
+
+        if (zoll_decode(rd, pre, s, e, &tlen) != 0) {
+            return zoll_bad(rd, ZOLL_ERR_UNINSPECTABLE, s, "out of memory");
+        }
+
         text = rd->dec;
 
     } else {

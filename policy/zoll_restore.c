@@ -741,11 +741,13 @@ static const unsigned char  zoll_rs_unescape[128] = {
 };
 
 
+static int zoll_rs_escape_ends(zoll_restorer_t *rs);
+
+
 static int
 zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
 {
     int     h;
-    size_t  i;
 
     switch (rs->state) {
 
@@ -801,17 +803,20 @@ zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
         break;
 
     default:    /* ZOLL_RS_HEX */
-        rs->esc[rs->esclen++] = c;
         h = zoll_rs_hexval(c);
 
         if (h < 0) {
-            /* not JSON: the bytes go on as they came (0x80: as if it
-             * were a character that no token holds) */
+            /* not JSON: the escape's bytes go on as they came (0x80: as
+             * if it were a character no token holds), and the byte that
+             * broke it is read again as what it is (a '"' still ends the
+             * string) */
             rs->state = ZOLL_RS_STR;
             rs->hex = 0x80;
-            break;
+            return zoll_rs_escape_ends(rs) != 0 ? -1
+                   : zoll_rs_json_byte(rs, c);
         }
 
+        rs->esc[rs->esclen++] = c;
         rs->hex = rs->hex * 16 + (unsigned) h;
 
         if (rs->esclen < 6) {
@@ -822,7 +827,19 @@ zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
         break;
     }
 
-    /* a complete escape */
+    return zoll_rs_escape_ends(rs);
+}
+
+
+/* An escape is complete (or cut off, or broken): its character is matched
+ * like any other, or its bytes go on as they came. */
+
+static int
+zoll_rs_escape_ends(zoll_restorer_t *rs)
+{
+    size_t         i;
+    unsigned char  c;
+
     if (rs->in_key) {
         for (i = 0; i < rs->esclen; i++) {
             if (zoll_rs_key_byte(rs, rs->esc[i]) != 0) {
@@ -832,8 +849,10 @@ zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
         return 0;
     }
 
-    if (rs->esc[1] == 'u') {
-        c = rs->hex < 0x80 ? (unsigned char) rs->hex : 0;
+    if (rs->esclen < 2) {
+        c = 0;                  /* a lone backslash at the end */
+    } else if (rs->esc[1] == 'u') {
+        c = rs->esclen == 6 && rs->hex < 0x80 ? (unsigned char) rs->hex : 0;
     } else {
         c = rs->esc[1] < 0x80 ? zoll_rs_unescape[rs->esc[1]] : 0;
     }
@@ -844,6 +863,21 @@ zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
     }
 
     return zoll_rs_char(rs, c, rs->esc, rs->esclen);
+}
+
+
+/* The end of the text inside an escape: its bytes go out as they came. */
+
+static int
+zoll_rs_flush_escape(zoll_restorer_t *rs)
+{
+    if (rs->state != ZOLL_RS_ESC && rs->state != ZOLL_RS_HEX) {
+        return 0;
+    }
+
+    rs->state = ZOLL_RS_STR;
+    rs->hex = 0x80;
+    return zoll_rs_escape_ends(rs);
 }
 
 
@@ -998,8 +1032,9 @@ zoll_rs_line(zoll_restorer_t *rs, const unsigned char *p, size_t n, int nl)
             return -1;
         }
 
-        /* an unterminated string's candidate goes out as it came */
-        if (zoll_rs_unhold(rs) != 0
+        /* an unterminated string's escape and candidate go out as they
+         * came */
+        if (zoll_rs_flush_escape(rs) != 0 || zoll_rs_unhold(rs) != 0
             || zoll_rs_put(rs, &rs->ev, p + end, n - end) != 0)
         {
             return -1;
@@ -1064,7 +1099,11 @@ static void
 zoll_rs_prepare(zoll_restorer_t *rs)
 {
     if (!rs->sorted) {
-        qsort(rs->tokens, rs->ntokens, sizeof(zoll_rs_token_t), zoll_rs_cmp);
+        if (rs->ntokens) {      /* qsort's array may not be NULL */
+            qsort(rs->tokens, rs->ntokens, sizeof(zoll_rs_token_t),
+                  zoll_rs_cmp);
+        }
+
         rs->sorted = 1;
     }
 
@@ -1131,7 +1170,7 @@ zoll_restore_finish(zoll_restorer_t *rs, const unsigned char **out,
 
     } else {
         rs->dst = &rs->out;
-        if (zoll_rs_unhold(rs) != 0) {
+        if (zoll_rs_flush_escape(rs) != 0 || zoll_rs_unhold(rs) != 0) {
             return -1;
         }
     }

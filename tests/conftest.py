@@ -57,7 +57,7 @@ class Env:
         self.write_policy(self.base_policy)
         self.gw = zollenv.Gateway(run_dir / "nginx", run_dir,
                                   self.policy_path, self.eu.port,
-                                  self.us.port).start()
+                                  self.us.port, mock_controls=True).start()
 
     @staticmethod
     def demo_policy():
@@ -154,6 +154,7 @@ def make_gateway(env, tmp_path):
     made = []
 
     def make(policy=None, eu_port=None, start=True, **kw):
+        kw.setdefault("mock_controls", True)
         gw = zollenv.Gateway(tmp_path / f"gw{len(made)}", env.run,
                              policy or env.policy_path,
                              eu_port or env.eu.port, env.us.port, **kw)

@@ -132,12 +132,30 @@ class Mock:
                 self.proc.kill()
 
 
+MOCK_CONTROLS = ("x-mock-delta", "x-mock-chop", "x-mock-delay-ms",
+                 "x-mock-escape", "x-mock-gzip")
+
+
+def forward_mock_controls(locations):
+    """locations.conf with the mocks' control headers forwarded after each
+    include of zoll_proxy.conf (only in test gateways)."""
+    lines = "".join(f"    proxy_set_header {h} $http_{h.replace('-', '_')};\n"
+                    for h in MOCK_CONTROLS)
+    out = []
+    for line in locations.splitlines(keepends=True):
+        out.append(line)
+        if "zoll_proxy.conf;" in line:
+            out.append(lines)
+    return "".join(out)
+
+
 class Gateway:
     """nginx with the Zoll module, rendered from the demo template."""
 
     def __init__(self, run_dir, certs_dir, policy, eu_port, us_port,
                  https_port=None, http_port=None, transfer_log=None,
-                 extra="", edit=None, workers=2, edit_conf=None):
+                 extra="", edit=None, workers=2, edit_conf=None,
+                 mock_controls=False):
         self.run = Path(run_dir)
         self.certs = Path(certs_dir)
         self.policy = Path(policy)
@@ -157,12 +175,18 @@ class Gateway:
         # edit_conf the rendered nginx.conf (benchmarks: no module at all)
         self.edit = edit
         self.edit_conf = edit_conf
+        # the tests' mock providers take stream shapes from x-mock-*
+        # request headers (tests/mock/upstream.py), which zoll_proxy.conf's
+        # allow-list does not forward; test gateways forward them
+        self.mock_controls = mock_controls
 
     def render(self):
         self.run.mkdir(parents=True, exist_ok=True)
         (self.run / "tmp").mkdir(exist_ok=True)
         loc = self.run / "locations.conf"
         render(CONFIG / "demo/locations.conf", loc, self.values)
+        if self.mock_controls:
+            loc.write_text(forward_mock_controls(loc.read_text()))
         if self.edit:
             loc.write_text(self.edit(loc.read_text()))
         render(CONFIG / "demo/nginx.conf.in", self.conf, self.values)

@@ -48,7 +48,9 @@ zt_append(char **acc, size_t *len, const unsigned char *p, size_t n)
 {
     *acc = realloc(*acc, *len + n + 1);
     assert_non_null(*acc);
-    memcpy(*acc + *len, p, n);
+    if (n) {
+        memcpy(*acc + *len, p, n);
+    }
     *len += n;
     (*acc)[*len] = '\0';
 }
@@ -426,6 +428,30 @@ test_sse_long_stream(void **state)
 }
 
 
+/* What the provider gets wrong goes through as it came: an invalid
+ * "\u12" escape (the quote after it still ends the string, so the token
+ * in the next string is restored), and an escape cut off by the end of
+ * the body or of a data line.  (Found by tests/fuzz/fuzz_restore.c.) */
+
+static void
+test_broken_escapes(void **state)
+{
+    (void) state;
+
+    zt_check(ZOLL_RESTORE_JSON,
+        "{\"a\":\"x\\u12\",\"b\":\"[EMAIL_1]\",\"c\":\"\\u00zz [PERSON_2]\"}",
+        "{\"a\":\"x\\u12\",\"b\":\"jane@example.org\",\"c\":\"\\u00zz "
+        "J\xc3\xb6rg M\xc3\xbcller\"}",
+        2);
+    zt_check(ZOLL_RESTORE_JSON, "{\"a\":\"[EMAIL_1] x\\u00",
+        "{\"a\":\"jane@example.org x\\u00", 1);
+    zt_check(ZOLL_RESTORE_JSON, "{\"a\":\"x\\", "{\"a\":\"x\\", 0);
+    zt_check(ZOLL_RESTORE_SSE,
+        "data: {\"a\":\"x\\u0\ndata: {\"a\":\"[EMAIL_1]\"}\n\n",
+        "data: {\"a\":\"x\\u0\ndata: {\"a\":\"jane@example.org\"}\n\n", 1);
+}
+
+
 static void
 test_limits(void **state)
 {
@@ -478,6 +504,7 @@ zt_restore_tests(void)
         cmocka_unit_test(test_sse_gemini_and_end),
         cmocka_unit_test(test_sse_no_delay),
         cmocka_unit_test(test_sse_long_stream),
+        cmocka_unit_test(test_broken_escapes),
         cmocka_unit_test(test_limits),
     };
 
