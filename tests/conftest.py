@@ -61,21 +61,7 @@ class Env:
 
     @staticmethod
     def demo_policy():
-        """The demo policy with absolute credential paths, so that copies
-        of it can live anywhere."""
-        p = json.loads((zollenv.CONFIG / "demo/policy.json").read_text())
-        creds = zollenv.CONFIG / "demo"
-        for t in p["tenants"]:
-            for g in t.get("subprocessors", []):
-                g["credential_file"] = str(creds / g["credential_file"])
-            if "pseudonym_key_file" in t:
-                t["pseudonym_key_file"] = str(creds / t["pseudonym_key_file"])
-        p["logging"]["signing_key_file"] = str(
-            creds / p["logging"]["signing_key_file"])
-        if "redaction" in p:
-            p["redaction"]["rules"] = str(
-                (creds / p["redaction"]["rules"]).resolve())
-        return p
+        return zollenv.demo_policy()
 
     def policy(self):
         return copy.deepcopy(self.base_policy)

@@ -18,18 +18,9 @@ EU_HOST = "eu.mock.zoll.test"
 
 
 def demo_policy(durability="write"):
-    """The demo policy with absolute paths (as tests/conftest.py makes
-    them) and the given durability; checkpoints stay at their defaults."""
-    p = json.loads((zollenv.CONFIG / "demo/policy.json").read_text())
-    base = zollenv.CONFIG / "demo"
-    for t in p["tenants"]:
-        for g in t.get("subprocessors", []):
-            g["credential_file"] = str(base / g["credential_file"])
-        if "pseudonym_key_file" in t:
-            t["pseudonym_key_file"] = str(base / t["pseudonym_key_file"])
-    p["logging"]["signing_key_file"] = str(
-        base / p["logging"]["signing_key_file"])
-    p["redaction"]["rules"] = str((base / p["redaction"]["rules"]).resolve())
+    """zollenv.demo_policy() with the given durability; checkpoints stay
+    at their defaults."""
+    p = zollenv.demo_policy()
     p["logging"]["durability"] = durability
     return p
 

@@ -377,6 +377,24 @@ def start_demo(run_dir, eu_port=9441, us_port=9442, https_port=8443,
     return gw, mocks
 
 
+def demo_policy():
+    """The demo policy with absolute paths (credentials, keys, rules), so
+    that copies of it can live anywhere."""
+    p = json.loads((CONFIG / "demo/policy.json").read_text())
+    base = CONFIG / "demo"
+    for t in p["tenants"]:
+        for g in t.get("subprocessors", []):
+            g["credential_file"] = str(base / g["credential_file"])
+        if "pseudonym_key_file" in t:
+            t["pseudonym_key_file"] = str(base / t["pseudonym_key_file"])
+    p["logging"]["signing_key_file"] = str(
+        base / p["logging"]["signing_key_file"])
+    if "redaction" in p:
+        p["redaction"]["rules"] = str(
+            (base / p["redaction"]["rules"]).resolve())
+    return p
+
+
 def demo_keys():
     keys = {}
     for line in (CONFIG / "demo/keys.env").read_text().splitlines():
