@@ -451,9 +451,9 @@ zoll_on_report(unsigned int id, unsigned long long from,
     (void) flags;
 
     /* a match containing the end of a prefilter match starts at most
-     * max_len (or the rule's "lead") before it.  Starts already examined for this rule are not
-     * searched again, so dense reports cost one pass, not one window
-     * each. */
+     * max_len (or the rule's "lead") before it.  Starts already examined
+     * for this rule are not searched again, so dense reports cost one
+     * pass, not one window each. */
     if (sc->only >= 0 && id != (unsigned) sc->only) {
         return 0;
     }
