@@ -47,7 +47,7 @@ zoll_chain_hash(const char *rec, size_t len, unsigned char out[32])
         return -1;
     }
 
-    ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1
+    ok = EVP_DigestInit_ex(ctx, zoll_sha256_md(), NULL) == 1
          && EVP_DigestUpdate(ctx, rec, len) == 1
          && EVP_DigestUpdate(ctx, "}", 1) == 1
          && EVP_DigestFinal_ex(ctx, out, NULL) == 1;

@@ -7,6 +7,31 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <pthread.h>
+
+
+/* OpenSSL 3 looks an algorithm up by name on every use of EVP_sha256()
+ * (about 7,000 instructions a request for the records' hashes): it is
+ * fetched once per process.  An immutable handle, not state. */
+
+static EVP_MD          *zoll_sha256_fetched;
+static pthread_once_t   zoll_sha256_once = PTHREAD_ONCE_INIT;
+
+
+static void
+zoll_sha256_fetch(void)
+{
+    zoll_sha256_fetched = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+
+const EVP_MD *
+zoll_sha256_md(void)
+{
+    (void) pthread_once(&zoll_sha256_once, zoll_sha256_fetch);
+
+    return zoll_sha256_fetched ? zoll_sha256_fetched : EVP_sha256();
+}
 
 
 void

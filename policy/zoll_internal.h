@@ -71,6 +71,10 @@ struct zoll_policy_s {
 };
 
 
+/* SHA-256 for EVP_Digest* and HMAC, fetched once (zoll_crypto.c) */
+const EVP_MD *zoll_sha256_md(void);
+
+
 /* SWAR: a byte repeated in all eight bytes of a word, and the high bits */
 #define ZOLL_ONES   0x0101010101010101ULL
 #define ZOLL_HIGHS  0x8080808080808080ULL

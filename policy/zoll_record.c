@@ -179,7 +179,9 @@ zoll_record_outcome(const zoll_request_info_t *ri, const zoll_decision_t *d,
     zoll_buf_json_cstr(&b, d->sp ? d->sp->id : NULL);
     zoll_buf_cstr(&b, ",\"region\":");
     zoll_buf_json_cstr(&b, d->region ? d->region->id : NULL);
-    zoll_buf_printf(&b, ",\"status\":%d,\"upstream_status\":", o->status);
+    zoll_buf_cstr(&b, ",\"status\":");
+    zoll_buf_int_or_null(&b, o->status);
+    zoll_buf_cstr(&b, ",\"upstream_status\":");
     zoll_buf_int_or_null(&b, o->upstream_status > 0 ? o->upstream_status
                                                     : -1);
     zoll_buf_cstr(&b, ",\"request_bytes\":");
@@ -191,9 +193,11 @@ zoll_record_outcome(const zoll_request_info_t *ri, const zoll_decision_t *d,
 
     /* the tokenize operator: how many of its tokens came back restored */
     if (o->tokens_issued) {
-        zoll_buf_printf(&b, ",\"reversible_tokens\":{\"issued\":%zu,"
-                        "\"restored\":%zu}", o->tokens_issued,
-                        o->tokens_restored);
+        zoll_buf_cstr(&b, ",\"reversible_tokens\":{\"issued\":");
+        zoll_buf_uint(&b, o->tokens_issued);
+        zoll_buf_cstr(&b, ",\"restored\":");
+        zoll_buf_uint(&b, o->tokens_restored);
+        zoll_buf_raw(&b, "}", 1);
     } else {
         zoll_buf_cstr(&b, ",\"reversible_tokens\":null");
     }
@@ -309,7 +313,7 @@ zoll_client_addr(zoll_client_addr_e mode, const zoll_day_key_t *k,
         /* the whole address, keyed: requests of one client link up within
          * a day, and once the day's key is gone nobody can tell whose */
         if (k == NULL
-            || HMAC(EVP_sha256(), k->key, ZOLL_DAY_KEY_LEN, a,
+            || HMAC(zoll_sha256_md(), k->key, ZOLL_DAY_KEY_LEN, a,
                     family == 4 ? 4 : 16, mac, NULL) == NULL)
         {
             return 0;
@@ -319,7 +323,12 @@ zoll_client_addr(zoll_client_addr_e mode, const zoll_day_key_t *k,
         zoll_buf_printf(&b, "hmac:%s:%s", k->day, hex);
 
     } else if (family == 4) {
-        zoll_buf_printf(&b, "%u.%u.%u.0/24", a[0], a[1], a[2]);
+        zoll_buf_uint(&b, a[0]);
+        zoll_buf_raw(&b, ".", 1);
+        zoll_buf_uint(&b, a[1]);
+        zoll_buf_raw(&b, ".", 1);
+        zoll_buf_uint(&b, a[2]);
+        zoll_buf_cstr(&b, ".0/24");
 
     } else {
         unsigned char  net[16] = { 0 };

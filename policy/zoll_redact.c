@@ -651,7 +651,7 @@ zoll_pseudonym(zoll_redactor_t *rd, const char *entity,
     memcpy(rd->arena + rd->alen, entity, el);
     memcpy(rd->arena + rd->alen + el, v, n);
 
-    if (HMAC(EVP_sha256(), key, (int) strlen(key), rd->arena + rd->alen,
+    if (HMAC(zoll_sha256_md(), key, (int) strlen(key), rd->arena + rd->alen,
              el + n, md, &mdlen) == NULL)
     {
         return -1;
