@@ -9,6 +9,7 @@ that record every request they receive.
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -32,10 +33,36 @@ VALGRIND = os.environ.get("ZOLL_VALGRIND") == "1"
 SLOW = 20 if VALGRIND else 1
 
 
+_GIVEN = set()     # ports handed out by this process: never twice
+
+
+def ephemeral_ports():
+    try:
+        lo, hi = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text() \
+            .split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range: a gateway restarted
+    on its ports (a reload test, a kill -9 test) must not find one taken
+    by some outgoing connection that happened to be given it, which in
+    that range can hold it for a keepalive timeout."""
+    lo, _ = ephemeral_ports()
+    for _ in range(200):
+        port = random.randrange(10000, max(lo, 10001))
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def wait_port(port, timeout=10.0):
