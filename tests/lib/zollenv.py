@@ -376,6 +376,26 @@ def valgrind_findings(run_dir):
     return found
 
 
+def keep_trusted_log(log, policy):
+    """The demo continues its transfer log across runs; Zoll refuses to
+    continue one it cannot verify (a torn or older log). The demo moves
+    such a log aside, under a name Zoll does not take for a rotated file
+    of this log, and says so; a gateway in production leaves that to its
+    operator."""
+    if not Path(log).exists():
+        return
+    v = subprocess.run([str(BUILD / "zollctl"), "verify", "--open",
+                        "--policy", str(policy), str(log)],
+                       capture_output=True, text=True)
+    if v.returncode == 0:
+        return
+    aside = Path(log).with_name(f"untrusted-{int(time.time())}.transfer")
+    Path(log).rename(aside)
+    why = (v.stdout + v.stderr).strip().splitlines()
+    print(f"demo: {log} does not verify ({why[0] if why else v.returncode});"
+          f" kept as {aside}, a new chain starts", flush=True)
+
+
 def start_demo(run_dir, eu_port=9441, us_port=9442, https_port=8443,
                http_port=8080, policy=None):
     """Everything ./build.sh run starts: (gateway, [mocks])."""
@@ -389,6 +409,8 @@ def start_demo(run_dir, eu_port=9441, us_port=9442, https_port=8443,
     # X-Forwarded-For places the subject (try 127.1.0.5, DE, or 127.2.0.5,
     # US, as hooli_geo)
     make_geoip(run_dir / "geoip.mmdb")
+    keep_trusted_log(run_dir / "transfer.log",
+                     policy or CONFIG / "demo/policy.json")
     geo = (f"zoll_geoip {run_dir / 'geoip.mmdb'};\n"
            "set_real_ip_from 127.0.0.1;\n"
            "real_ip_header X-Forwarded-For;\n")
