@@ -19,6 +19,7 @@
 #include "zoll.h"
 
 
+/* optional (libFuzzer calls it only where a harness defines it) */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

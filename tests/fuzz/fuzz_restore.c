@@ -109,15 +109,6 @@ fuzz_same(const fuzz_out_t *a, const fuzz_out_t *b, const char *how)
 
 
 int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void) argc;
-    (void) argv;
-    return 0;
-}
-
-
-int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t               i, cut, *cuts;
