@@ -241,18 +241,20 @@ ngx_http_zoll_log_conf(ngx_conf_t *cf, ngx_http_zoll_log_t *zl,
 
 /* Appends bytes under the lock.  A partial write is cut off again, so that
  * the log never holds half a record; if even that fails, every further
- * write is refused until a restart reports the torn line. */
+ * write is refused until a restart reports the torn line.  Only Zoll
+ * appends to the file, under the lock, so a short write of n bytes ends
+ * the file n bytes after where the record began. */
 
 static ngx_int_t
 ngx_http_zoll_log_append(ngx_http_zoll_log_t *zl, ngx_log_t *log,
-    u_char *buf, size_t len, off_t *size)
+    u_char *buf, size_t len)
 {
-    ssize_t  n;
+    ssize_t          n;
+    ngx_file_info_t  fi;
 
     n = ngx_write_fd(zl->file->fd, buf, len);
 
     if (n == (ssize_t) len) {
-        *size += len;
         zl->sh->dirty = 1;
         return NGX_OK;
     }
@@ -266,7 +268,10 @@ ngx_http_zoll_log_append(ngx_http_zoll_log_t *zl, ngx_log_t *log,
     ngx_log_error(NGX_LOG_ALERT, log, 0, "zoll: short write to transfer log "
                   "\"%V\": %z of %uz bytes", &zl->file->name, n, len);
 
-    if (ftruncate(zl->file->fd, *size) == -1) {
+    if (ngx_fd_info(zl->file->fd, &fi) == NGX_FILE_ERROR
+        || fi.st_size < n
+        || ftruncate(zl->file->fd, fi.st_size - n) == -1)
+    {
         ngx_log_error(NGX_LOG_ALERT, log, ngx_errno, "zoll: cannot cut the "
                       "torn record off transfer log \"%V\": no transfers "
                       "until a restart", &zl->file->name);
@@ -311,7 +316,7 @@ ngx_http_zoll_log_sync(ngx_http_zoll_log_t *zl, ngx_log_t *log, int force)
 
 static ngx_int_t
 ngx_http_zoll_log_checkpoint(ngx_http_zoll_log_t *zl, ngx_log_t *log,
-    const char *reason, const char *extra, off_t *size)
+    const char *reason, const char *extra)
 {
     u_char                   buf[2048];
     size_t                   n;
@@ -329,7 +334,7 @@ ngx_http_zoll_log_checkpoint(ngx_http_zoll_log_t *zl, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    if (ngx_http_zoll_log_append(zl, log, buf, n, size) != NGX_OK) {
+    if (ngx_http_zoll_log_append(zl, log, buf, n) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -341,14 +346,48 @@ ngx_http_zoll_log_checkpoint(ngx_http_zoll_log_t *zl, ngx_log_t *log,
 }
 
 
+static ngx_int_t ngx_http_zoll_log_look(ngx_http_zoll_log_t *zl,
+    ngx_log_t *log, ngx_file_info_t *fi);
+
+
 /* Makes sure the descriptor points at the file the chain goes on in: the
  * file at the path, once a rotation put a new one there, even before this
- * process got nginx's reopen signal (one stat(2) per record buys that no
- * record lands in the old file after the new one began).
+ * process got nginx's reopen signal.  No record lands in the old file
+ * after the new one began: the head names the file it went to, and a
+ * process whose descriptor is not that file (as it last saw it) looks
+ * again.  Otherwise it looks at the path at most once a second, so a
+ * file moved away without a reopen signal gets at most a second more of
+ * records, in order, before the new one begins; two stat(2) calls per
+ * record cost more than the rest of writing it.
  * NGX_DECLINED: it is a new file; fi describes it. */
 
 static ngx_int_t
 ngx_http_zoll_log_file(ngx_http_zoll_log_t *zl, ngx_log_t *log,
+    ngx_file_info_t *fi)
+{
+    ngx_int_t  rc;
+
+    if (zl->checked == ngx_time() && zl->fd == zl->file->fd
+        && zl->dev == zl->sh->dev && zl->ino == zl->sh->ino)
+    {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_zoll_log_look(zl, log, fi);
+
+    if (rc != NGX_ERROR) {
+        zl->fd = zl->file->fd;
+        zl->dev = fi->st_dev;
+        zl->ino = fi->st_ino;
+        zl->checked = ngx_time();
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_zoll_log_look(ngx_http_zoll_log_t *zl, ngx_log_t *log,
     ngx_file_info_t *fi)
 {
     ngx_fd_t         fd;
@@ -407,8 +446,7 @@ ngx_http_zoll_log_file(ngx_http_zoll_log_t *zl, ngx_log_t *log,
  * checkpoint, or a reopen checkpoint at the head of a new file. */
 
 static ngx_int_t
-ngx_http_zoll_log_prepare(ngx_http_zoll_log_t *zl, ngx_log_t *log,
-    off_t *size)
+ngx_http_zoll_log_prepare(ngx_http_zoll_log_t *zl, ngx_log_t *log)
 {
     char                     extra[512];
     ngx_int_t                rc;
@@ -422,16 +460,15 @@ ngx_http_zoll_log_prepare(ngx_http_zoll_log_t *zl, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_zoll_log_file(zl, log, &fi);
+    rc = sh->start ? ngx_http_zoll_log_look(zl, log, &fi)
+                   : ngx_http_zoll_log_file(zl, log, &fi);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
 
-    *size = fi.st_size;
-
     if (sh->start) {
         if (sh->tail.torn_bytes && !sh->torn_ended) {
-            if (ngx_http_zoll_log_append(zl, log, (u_char *) "\n", 1, size)
+            if (ngx_http_zoll_log_append(zl, log, (u_char *) "\n", 1)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -447,7 +484,7 @@ ngx_http_zoll_log_prepare(ngx_http_zoll_log_t *zl, ngx_log_t *log,
 
         if (zoll_log_tail_json(&sh->tail, extra, sizeof(extra))
             >= sizeof(extra)
-            || ngx_http_zoll_log_checkpoint(zl, log, "start", extra, size)
+            || ngx_http_zoll_log_checkpoint(zl, log, "start", extra)
                != NGX_OK)
         {
             return NGX_ERROR;
@@ -460,7 +497,7 @@ ngx_http_zoll_log_prepare(ngx_http_zoll_log_t *zl, ngx_log_t *log,
     }
 
     if (rc == NGX_DECLINED) {
-        if (ngx_http_zoll_log_checkpoint(zl, log, "reopen", NULL, size)
+        if (ngx_http_zoll_log_checkpoint(zl, log, "reopen", NULL)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -494,12 +531,11 @@ static ngx_int_t
 ngx_http_zoll_log_locked(ngx_http_zoll_log_t *zl, ngx_log_t *log,
     u_char *rec, size_t len)
 {
-    off_t                    size;
     size_t                   n;
     zoll_chain_t             next;
     ngx_http_zoll_log_sh_t  *sh = zl->sh;
 
-    if (ngx_http_zoll_log_prepare(zl, log, &size) != NGX_OK) {
+    if (ngx_http_zoll_log_prepare(zl, log) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -511,7 +547,7 @@ ngx_http_zoll_log_locked(ngx_http_zoll_log_t *zl, ngx_log_t *log,
         return NGX_ERROR;
     }
 
-    if (ngx_http_zoll_log_append(zl, log, rec, n, &size) != NGX_OK) {
+    if (ngx_http_zoll_log_append(zl, log, rec, n) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -524,8 +560,7 @@ ngx_http_zoll_log_locked(ngx_http_zoll_log_t *zl, ngx_log_t *log,
 
     if (ngx_http_zoll_log_due(zl)) {
         /* the record is in: a checkpoint that fails now is retried later */
-        (void) ngx_http_zoll_log_checkpoint(zl, log, "interval", NULL,
-                                            &size);
+        (void) ngx_http_zoll_log_checkpoint(zl, log, "interval", NULL);
     }
 
     return NGX_OK;
@@ -553,12 +588,10 @@ static void
 ngx_http_zoll_log_mark(ngx_http_zoll_log_t *zl, ngx_log_t *log,
     const char *reason)
 {
-    off_t  size;
-
     ngx_shmtx_lock(&zl->shpool->mutex);
 
-    if (ngx_http_zoll_log_prepare(zl, log, &size) == NGX_OK && reason) {
-        (void) ngx_http_zoll_log_checkpoint(zl, log, reason, NULL, &size);
+    if (ngx_http_zoll_log_prepare(zl, log) == NGX_OK && reason) {
+        (void) ngx_http_zoll_log_checkpoint(zl, log, reason, NULL);
     }
 
     ngx_shmtx_unlock(&zl->shpool->mutex);
@@ -617,7 +650,6 @@ static void
 ngx_http_zoll_log_timer(ngx_event_t *ev)
 {
     char                     day[sizeof(((zoll_day_key_t *) 0)->day)];
-    off_t                    size;
     ngx_http_zoll_log_t     *zl = ev->data;
     const zoll_log_conf_t   *lc = zoll_policy_log(zl->policy);
     ngx_http_zoll_log_sh_t  *sh = zl->sh;
@@ -626,10 +658,9 @@ ngx_http_zoll_log_timer(ngx_event_t *ev)
     ngx_shmtx_lock(&zl->shpool->mutex);
 
     if (ngx_http_zoll_log_due(zl)
-        && ngx_http_zoll_log_prepare(zl, ev->log, &size) == NGX_OK)
+        && ngx_http_zoll_log_prepare(zl, ev->log) == NGX_OK)
     {
-        (void) ngx_http_zoll_log_checkpoint(zl, ev->log, "interval", NULL,
-                                            &size);
+        (void) ngx_http_zoll_log_checkpoint(zl, ev->log, "interval", NULL);
     }
 
     (void) ngx_http_zoll_log_sync(zl, ev->log, 0);

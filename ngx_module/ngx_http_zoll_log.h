@@ -24,6 +24,12 @@ typedef struct {
     ngx_http_zoll_log_sh_t     *sh;
     const zoll_policy_t        *policy;
     ngx_event_t                 timer;     /* this worker's: idle tail */
+
+    /* this process's descriptor as of its last look at the path */
+    ngx_fd_t                    fd;
+    dev_t                       dev;
+    ino_t                       ino;
+    time_t                      checked;
 } ngx_http_zoll_log_t;
 
 

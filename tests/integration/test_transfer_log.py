@@ -6,6 +6,7 @@ whole files, disk full failing closed, client addresses keyed per day."""
 import hashlib
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -310,6 +311,36 @@ def test_rotation_new_files_begin_with_a_checkpoint_and_prune_keeps_them(
     rc, out = verify(pubkey, log)
     assert rc == 0, out
     assert "starting at a signed checkpoint: older files were pruned" in out
+
+
+def test_rotation_without_a_reopen_signal_is_found_within_a_second(
+        env, make_gateway, pubkey, log_dir):
+    """logrotate's "create" without postrotate: the file is moved away and
+    a new one put at the path, and nginx is not told.  A worker looks at
+    the path at most once a second, so the records of the next second may
+    still go to the moved file; after that they go to the new one, which
+    begins with a reopen checkpoint, and the chain across both verifies."""
+    gw = make_gateway(transfer_log=log_dir / "transfer.log")
+    log = gw.transfer_log
+    traffic(env, gw, 2)
+    moved = log.with_name("transfer.log.1")
+    log.rename(moved)
+    log.touch(mode=0o644)
+    nobody = pwd.getpwnam("nobody")     # the workers' user
+    os.chown(log, nobody.pw_uid, nobody.pw_gid)
+    traffic(env, gw, 1)                 # may still land in the moved file
+    time.sleep(1.1)
+    traffic(env, gw, 2)
+    gw.stop()
+
+    new = records(log)
+    assert new[0]["event"] == "checkpoint" and new[0]["reason"] == "reopen"
+    assert [r["event"] for r in new[1:5]] == ["decision", "outcome"] * 2
+    old = records(moved)
+    assert all(r["seq"] < new[0]["seq"] for r in old)
+    rc, out = verify(pubkey, moved, log)
+    assert rc == 0, out
+    assert "in 2 file(s)" in out
 
 
 def test_prune_by_policy_keeps_what_is_younger(env, make_gateway, tmp_path):
