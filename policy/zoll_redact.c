@@ -25,10 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -208,67 +204,6 @@ zoll_bad(zoll_redactor_t *rd, zoll_status_e s, size_t at, const char *what)
 /* Strings */
 
 
-/* The first byte at or after p that a JSON string cannot hold as it is
- * ('"', '\\', a control character) or, with high, that starts a UTF-8
- * sequence: sixteen bytes at a time with SSE2 (every x86-64 has it), else
- * eight with word arithmetic.  In a word the lowest flagged byte is exact
- * (a borrow only ever flags bytes above a real one), so its index comes
- * from the trailing zeros. */
-
-static const unsigned char *
-zoll_next_special(const unsigned char *p, const unsigned char *end, int high)
-{
-#if defined(__SSE2__)
-    int      m;
-    __m128i  v, quote, bslash, ctl;
-
-    quote = _mm_set1_epi8('"');
-    bslash = _mm_set1_epi8('\\');
-    ctl = _mm_set1_epi8(0x1f);
-
-    for ( /* void */ ; end - p >= 16; p += 16) {
-        v = _mm_loadu_si128((const __m128i *) p);
-
-        /* v <= 0x1f unsigned: max(v, 0x1f) is 0x1f */
-        m = _mm_movemask_epi8(_mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                             _mm_cmpeq_epi8(v, bslash)),
-                _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl)));
-
-        if (high) {
-            m |= _mm_movemask_epi8(v);
-        }
-
-        if (m) {
-            return p + __builtin_ctz((unsigned) m);
-        }
-    }
-#elif __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t  v, q, b, m;
-
-    for ( /* void */ ; end - p >= 8; p += 8) {
-        memcpy(&v, p, 8);
-        q = v ^ (ZOLL_ONES * '"');
-        b = v ^ (ZOLL_ONES * '\\');
-        m = (((q - ZOLL_ONES) & ~q) | ((b - ZOLL_ONES) & ~b)
-             | ((v - ZOLL_ONES * 0x20) & ~v) | (high ? v : 0)) & ZOLL_HIGHS;
-
-        if (m) {
-            return p + (__builtin_ctzll(m) >> 3);
-        }
-    }
-#endif
-
-    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20
-           && !(high && *p >= 0x80))
-    {
-        p++;
-    }
-
-    return p;
-}
-
-
 /* the character after a backslash of a two-character escape */
 
 static int
@@ -359,7 +294,7 @@ zoll_string_end(zoll_redactor_t *rd, size_t *pos, int *esc)
     *esc = 0;
 
     for ( ;; ) {
-        p = zoll_next_special(p, end, 1);
+        p = zoll_json_special(p, end, 1);
 
         if (p == end) {
             return zoll_bad(rd, ZOLL_ERR_BAD_REQUEST, rd->len,
@@ -521,7 +456,7 @@ zoll_out_escaped(zoll_redactor_t *rd, const unsigned char *p, size_t n)
     const unsigned char  *end = p + n;
 
     while (p < end) {
-        run = zoll_next_special(p, end, 0) - p;
+        run = zoll_json_special(p, end, 0) - p;
 
         if (run && zoll_out(rd, p, run) != 0) {
             return -1;
