@@ -97,6 +97,7 @@ typedef struct {
     unsigned              port;
     const char           *upstream;   /* proxy target: upstream{} name */
     const char           *country;    /* ISO 3166-1 alpha-2 */
+    int                   eea;        /* country in the policy's EEA list */
     zoll_legal_basis_t  **bases;      /* in preference order */
     size_t                nbases;
 } zoll_region_t;

@@ -739,8 +739,12 @@ zoll_load_region(zoll_load_t *ld, json_t *o, const char *p,
                          r->country);
     }
 
+    /* the lists are data, but fixed once loaded: not looked up again
+     * for every request */
+    r->eea = zoll_policy_is_eea(ld->policy, r->country);
+
     if (arr == NULL || json_array_size(arr) == 0) {
-        if (!zoll_policy_is_eea(ld->policy, r->country)) {
+        if (!r->eea) {
             zoll_path(q, p, "legal_bases");
             return zoll_fail(ld, q, "a region outside the EEA (%s) needs at "
                              "least one legal basis", r->country);

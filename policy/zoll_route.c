@@ -125,7 +125,7 @@ zoll_region_basis(const zoll_policy_t *p, const zoll_tenant_t *t,
     const zoll_legal_basis_t  *b;
 
     *ok = 0;
-    eea = zoll_policy_is_eea(p, r->country);
+    eea = r->eea;
 
     if (!eea && d->residency == ZOLL_RESIDENCY_EEA_ONLY) {
         zoll_reason(d, "region \"%s\" (%s): outside the EEA, %s "
@@ -296,7 +296,7 @@ zoll_route(const zoll_policy_t *p, const zoll_tenant_t *t,
         d->region = r;
         d->basis = b;
         d->credential = g->credential ? g->credential : sp->credential;
-        d->third_country = !zoll_policy_is_eea(p, r->country);
+        d->third_country = !r->eea;
 
         /* keep why earlier regions were passed over: a reviewer wants to
          * see that a suspension re-routed this request */
