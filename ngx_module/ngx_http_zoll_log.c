@@ -8,13 +8,13 @@
  * is read back from the end of the log (or of the newest rotated file),
  * and a torn last line is reported in the signed "start" checkpoint.
  *
- * Rotation needs no hook: before each append the writer compares the file
- * its descriptor points to with the file the head went to.  The first
- * writer into a new file begins it with a signed "reopen" checkpoint (so
- * the file can be verified after older ones are pruned); a writer whose
- * descriptor still points at the moved-away file reopens the path first,
- * as nginx itself will on USR1, so no record lands behind the new file's
- * start.
+ * Rotation needs no hook: before an append the writer compares the file
+ * its descriptor points to with the file the head went to, and at most
+ * once a second with the file at the path.  The first writer into a new
+ * file begins it with a signed "reopen" checkpoint (so the file can be
+ * verified after older ones are pruned); a writer whose descriptor still
+ * points at the moved-away file reopens the path first, as nginx itself
+ * will on USR1, so no record lands behind the new file's start.
  */
 
 #include <ngx_config.h>
@@ -346,45 +346,9 @@ ngx_http_zoll_log_checkpoint(ngx_http_zoll_log_t *zl, ngx_log_t *log,
 }
 
 
-static ngx_int_t ngx_http_zoll_log_look(ngx_http_zoll_log_t *zl,
-    ngx_log_t *log, ngx_file_info_t *fi);
-
-
-/* Makes sure the descriptor points at the file the chain goes on in: the
- * file at the path, once a rotation put a new one there, even before this
- * process got nginx's reopen signal.  No record lands in the old file
- * after the new one began: the head names the file it went to, and a
- * process whose descriptor is not that file (as it last saw it) looks
- * again.  Otherwise it looks at the path at most once a second, so a
- * file moved away without a reopen signal gets at most a second more of
- * records, in order, before the new one begins; two stat(2) calls per
- * record cost more than the rest of writing it.
- * NGX_DECLINED: it is a new file; fi describes it. */
-
-static ngx_int_t
-ngx_http_zoll_log_file(ngx_http_zoll_log_t *zl, ngx_log_t *log,
-    ngx_file_info_t *fi)
-{
-    ngx_int_t  rc;
-
-    if (zl->checked == ngx_time() && zl->fd == zl->file->fd
-        && zl->dev == zl->sh->dev && zl->ino == zl->sh->ino)
-    {
-        return NGX_OK;
-    }
-
-    rc = ngx_http_zoll_log_look(zl, log, fi);
-
-    if (rc != NGX_ERROR) {
-        zl->fd = zl->file->fd;
-        zl->dev = fi->st_dev;
-        zl->ino = fi->st_ino;
-        zl->checked = ngx_time();
-    }
-
-    return rc;
-}
-
+/* Where the descriptor points and what is at the path; reopens the path
+ * when ours was moved away and a newer file is there.  NGX_DECLINED: the
+ * descriptor's file is not the one the head went to; fi describes it. */
 
 static ngx_int_t
 ngx_http_zoll_log_look(ngx_http_zoll_log_t *zl, ngx_log_t *log,
@@ -439,6 +403,43 @@ ngx_http_zoll_log_look(ngx_http_zoll_log_t *zl, ngx_log_t *log,
     }
 
     return NGX_ERROR;
+}
+
+
+/* Makes sure the descriptor points at the file the chain goes on in: the
+ * file at the path, once a rotation put a new one there, even before this
+ * process got nginx's reopen signal.  No record lands in the old file
+ * after the new one began: the head names the file it went to, and a
+ * process whose descriptor is not that file (as it last saw it) looks
+ * again.  Otherwise it looks at the path at most once a second, so a
+ * file moved away without a reopen signal gets at most a second more of
+ * records, in order, before the new one begins; two stat(2) calls per
+ * record cost more than the rest of writing it.
+ * NGX_DECLINED as for ngx_http_zoll_log_look(); after NGX_OK without a
+ * look, fi is not filled in. */
+
+static ngx_int_t
+ngx_http_zoll_log_file(ngx_http_zoll_log_t *zl, ngx_log_t *log,
+    ngx_file_info_t *fi)
+{
+    ngx_int_t  rc;
+
+    if (zl->checked == ngx_time() && zl->fd == zl->file->fd
+        && zl->dev == zl->sh->dev && zl->ino == zl->sh->ino)
+    {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_zoll_log_look(zl, log, fi);
+
+    if (rc != NGX_ERROR) {
+        zl->fd = zl->file->fd;
+        zl->dev = fi->st_dev;
+        zl->ino = fi->st_ino;
+        zl->checked = ngx_time();
+    }
+
+    return rc;
 }
 
 
