@@ -153,39 +153,48 @@ static const char *const  zoll_rs_json_keys[] = {
 
 
 static int
-zoll_rs_put(zoll_restorer_t *rs, zoll_rs_buf_t *b, const void *p, size_t n)
+zoll_rs_grow(zoll_restorer_t *rs, zoll_rs_buf_t *b, size_t n)
 {
     size_t          cap;
     unsigned char  *np;
 
-    if (n == 0) {
-        return 0;
+    /* lines and events are bounded; what goes out is not held */
+    if (b != &rs->out && b->len + n > ZOLL_RESTORE_EVENT_MAX + 4096) {
+        rs->failed = 1;
+        return -1;
     }
 
-    if (b->len + n > b->cap) {
-        /* lines and events are bounded; what goes out is not held */
-        if (b != &rs->out && b->len + n > ZOLL_RESTORE_EVENT_MAX + 4096) {
-            rs->failed = 1;
-            return -1;
-        }
-
-        cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n) {
-            cap *= 2;
-        }
-
-        np = realloc(b->p, cap);
-        if (np == NULL) {
-            rs->failed = 1;
-            return -1;
-        }
-
-        b->p = np;
-        b->cap = cap;
+    cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n) {
+        cap *= 2;
     }
 
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
+    np = realloc(b->p, cap);
+    if (np == NULL) {
+        rs->failed = 1;
+        return -1;
+    }
+
+    b->p = np;
+    b->cap = cap;
+    return 0;
+}
+
+
+/* called for every byte of structure: the common case inline */
+
+static inline int
+zoll_rs_put(zoll_restorer_t *rs, zoll_rs_buf_t *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap && zoll_rs_grow(rs, b, n) != 0) {
+        return -1;
+    }
+
+    if (n) {
+        memcpy(b->p + b->len, p, n);
+        b->len += n;
+    }
+
     return 0;
 }
 
@@ -462,7 +471,7 @@ zoll_rs_key_is(const zoll_rs_level_t *l, const char *const *keys)
     }
 
     for (i = 0; keys[i]; i++) {
-        if (strlen(keys[i]) == l->klen
+        if (keys[i][0] == l->key[0] && strlen(keys[i]) == l->klen
             && memcmp(keys[i], l->key, l->klen) == 0)
         {
             return 1;
@@ -482,43 +491,41 @@ zoll_rs_key_is(const zoll_rs_level_t *l, const char *const *keys)
 static int
 zoll_rs_channel(zoll_restorer_t *rs, char *out)
 {
-    int                     n;
-    size_t                  len = 0;
     unsigned                i;
+    zoll_buf_t              b;
     const zoll_rs_level_t  *l;
 
     if (rs->depth > ZOLL_RS_DEPTH) {
         return -1;
     }
 
+    /* once per text delta of every event: no printf */
+    zoll_buf_init(&b, out, ZOLL_RS_CHANNEL);
+
     for (i = 0; i < rs->depth; i++) {
         l = &rs->levels[i];
 
         if (!l->obj) {
-            n = snprintf(out + len, ZOLL_RS_CHANNEL - len, "[%llu]",
-                         (unsigned long long) l->item);
-
-        } else if (l->klen == 0xff) {
-            return -1;
-
-        } else if (l->has_index) {
-            n = snprintf(out + len, ZOLL_RS_CHANNEL - len, "#%llu.%.*s",
-                         (unsigned long long) l->index, (int) l->klen,
-                         l->key);
-
-        } else {
-            n = snprintf(out + len, ZOLL_RS_CHANNEL - len, ".%.*s",
-                         (int) l->klen, l->key);
+            zoll_buf_raw(&b, "[", 1);
+            zoll_buf_uint(&b, l->item);
+            zoll_buf_raw(&b, "]", 1);
+            continue;
         }
 
-        if (n < 0 || (size_t) n >= ZOLL_RS_CHANNEL - len) {
+        if (l->klen == 0xff) {
             return -1;
         }
 
-        len += (size_t) n;
+        if (l->has_index) {
+            zoll_buf_raw(&b, "#", 1);
+            zoll_buf_uint(&b, l->index);
+        }
+
+        zoll_buf_raw(&b, ".", 1);
+        zoll_buf_raw(&b, l->key, l->klen);
     }
 
-    return 0;
+    return zoll_buf_finish(&b) < ZOLL_RS_CHANNEL ? 0 : -1;
 }
 
 
@@ -718,20 +725,25 @@ zoll_rs_out(zoll_restorer_t *rs, unsigned char c)
 }
 
 
+/* Bytes of a key: kept (a key longer than ZOLL_RS_KEY is no key we look
+ * for) and copied. */
+
 static int
-zoll_rs_key_byte(zoll_restorer_t *rs, unsigned char c)
+zoll_rs_key_bytes(zoll_restorer_t *rs, const unsigned char *p, size_t n)
 {
     zoll_rs_level_t  *l = zoll_rs_top(rs);
 
     if (l && l->klen != 0xff) {
-        if (l->klen < ZOLL_RS_KEY) {
-            l->key[l->klen++] = (char) c;
+        if (l->klen + n <= ZOLL_RS_KEY) {
+            memcpy(l->key + l->klen, p, n);
+            l->klen += n;
+
         } else {
             l->klen = 0xff;
         }
     }
 
-    return zoll_rs_put(rs, rs->dst, &c, 1);
+    return zoll_rs_put(rs, rs->dst, p, n);
 }
 
 
@@ -780,7 +792,7 @@ zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
         }
 
         if (rs->in_key) {
-            return zoll_rs_key_byte(rs, c);
+            return zoll_rs_key_bytes(rs, &c, 1);
         }
 
         if (c >= 0x80) {
@@ -837,16 +849,10 @@ zoll_rs_json_byte(zoll_restorer_t *rs, unsigned char c)
 static int
 zoll_rs_escape_ends(zoll_restorer_t *rs)
 {
-    size_t         i;
     unsigned char  c;
 
     if (rs->in_key) {
-        for (i = 0; i < rs->esclen; i++) {
-            if (zoll_rs_key_byte(rs, rs->esc[i]) != 0) {
-                return -1;
-            }
-        }
-        return 0;
+        return zoll_rs_key_bytes(rs, rs->esc, rs->esclen);
     }
 
     if (rs->esclen < 2) {
@@ -881,17 +887,54 @@ zoll_rs_flush_escape(zoll_restorer_t *rs)
 }
 
 
-/* Bytes of JSON: a run of a string value that holds nothing of interest
- * (no quote, backslash or "[", no candidate held) is copied at once. */
+/* Bytes of JSON: a run of a key, or of a string value that holds nothing
+ * of interest (no quote, backslash or "[", no candidate held), is copied
+ * at once. */
 
 static int
 zoll_rs_json(zoll_restorer_t *rs, const unsigned char *p, size_t n)
 {
-    size_t  i, j;
+    size_t            i, j;
+    zoll_rs_level_t  *l;
 
     for (i = 0; i < n; /* void */ ) {
-        if (rs->state == ZOLL_RS_STR && !rs->in_key && !rs->in_type
-            && rs->held.dlen == 0)
+        if (rs->state == ZOLL_RS_OUT) {
+            /* numbers, literals and white space, unless an index is
+             * being read */
+            l = zoll_rs_top(rs);
+
+            for (j = i; j < n && !(l && l->in_index) && p[j] != '"'
+                        && p[j] != '{' && p[j] != '}' && p[j] != '['
+                        && p[j] != ']' && p[j] != ',' && p[j] != ':'; j++)
+            {
+                /* void */
+            }
+
+            if (j > i) {
+                if (zoll_rs_put(rs, rs->dst, p + i, j - i) != 0) {
+                    return -1;
+                }
+
+                i = j;
+                continue;
+            }
+
+        } else if (rs->state == ZOLL_RS_STR && rs->in_key) {
+            for (j = i; j < n && p[j] != '"' && p[j] != '\\'; j++) {
+                /* void */
+            }
+
+            if (j > i) {
+                if (zoll_rs_key_bytes(rs, p + i, j - i) != 0) {
+                    return -1;
+                }
+
+                i = j;
+                continue;
+            }
+
+        } else if (rs->state == ZOLL_RS_STR && !rs->in_type
+                   && rs->held.dlen == 0)
         {
             for (j = i; j < n && p[j] != '"' && p[j] != '\\' && p[j] != '[';
                  j++)
