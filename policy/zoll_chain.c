@@ -91,9 +91,13 @@ zoll_chain_link(zoll_buf_t *b, const zoll_chain_t *c)
 {
     char  hex[ZOLL_SHA256_HEX_LEN + 1];
 
+    /* twice per request: no printf */
     zoll_hex(c->hash, ZOLL_SHA256_LEN, hex);
-    zoll_buf_printf(b, ",\"seq\":%llu,\"prev\":\"%s\"",
-                    (unsigned long long) (c->seq + 1), hex);
+    zoll_buf_cstr(b, ",\"seq\":");
+    zoll_buf_uint(b, c->seq + 1);
+    zoll_buf_cstr(b, ",\"prev\":\"");
+    zoll_buf_raw(b, hex, ZOLL_SHA256_HEX_LEN);
+    zoll_buf_raw(b, "\"", 1);
 }
 
 
@@ -113,7 +117,9 @@ zoll_chain_close(const char *rec, size_t len, zoll_buf_t *b,
     }
 
     zoll_hex(next->hash, ZOLL_SHA256_LEN, hex);
-    zoll_buf_printf(b, ZOLL_HASH_MEMBER "%s\"}\n", hex);
+    zoll_buf_cstr(b, ZOLL_HASH_MEMBER);
+    zoll_buf_raw(b, hex, ZOLL_SHA256_HEX_LEN);
+    zoll_buf_raw(b, "\"}\n", 3);
 
     return 0;
 }
