@@ -9,10 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 
 void
 zoll_buf_init(zoll_buf_t *b, char *p, size_t cap)
@@ -128,67 +124,6 @@ zoll_utf8_seq(const unsigned char *s, size_t n)
 }
 
 
-/* The first byte at or after p that a JSON string cannot hold as it is
- * ('"', '\\', a control character) or, with high, that starts a UTF-8
- * sequence: sixteen bytes at a time with SSE2 (every x86-64 has it), else
- * eight with word arithmetic.  In a word the lowest flagged byte is exact
- * (a borrow only ever flags bytes above a real one), so its index comes
- * from the trailing zeros. */
-
-const unsigned char *
-zoll_json_special(const unsigned char *p, const unsigned char *end, int high)
-{
-#if defined(__SSE2__)
-    int      m;
-    __m128i  v, quote, bslash, ctl;
-
-    quote = _mm_set1_epi8('"');
-    bslash = _mm_set1_epi8('\\');
-    ctl = _mm_set1_epi8(0x1f);
-
-    for ( /* void */ ; end - p >= 16; p += 16) {
-        v = _mm_loadu_si128((const __m128i *) p);
-
-        /* v <= 0x1f unsigned: max(v, 0x1f) is 0x1f */
-        m = _mm_movemask_epi8(_mm_or_si128(
-                _mm_or_si128(_mm_cmpeq_epi8(v, quote),
-                             _mm_cmpeq_epi8(v, bslash)),
-                _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl)));
-
-        if (high) {
-            m |= _mm_movemask_epi8(v);
-        }
-
-        if (m) {
-            return p + __builtin_ctz((unsigned) m);
-        }
-    }
-#elif __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint64_t  v, q, b, m;
-
-    for ( /* void */ ; end - p >= 8; p += 8) {
-        memcpy(&v, p, 8);
-        q = v ^ (ZOLL_ONES * '"');
-        b = v ^ (ZOLL_ONES * '\\');
-        m = (((q - ZOLL_ONES) & ~q) | ((b - ZOLL_ONES) & ~b)
-             | ((v - ZOLL_ONES * 0x20) & ~v) | (high ? v : 0)) & ZOLL_HIGHS;
-
-        if (m) {
-            return p + (__builtin_ctzll(m) >> 3);
-        }
-    }
-#endif
-
-    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20
-           && !(high && *p >= 0x80))
-    {
-        p++;
-    }
-
-    return p;
-}
-
-
 void
 zoll_buf_json_str(zoll_buf_t *b, const char *str, size_t n)
 {
@@ -208,7 +143,11 @@ zoll_buf_json_str(zoll_buf_t *b, const char *str, size_t n)
         run = s;
 
         /* copy runs of bytes that need no escaping in one go */
-        s = zoll_json_special(s, end, 1);
+        while (s < end && *s >= 0x20 && *s < 0x80 && *s != '"'
+               && *s != '\\')
+        {
+            s++;
+        }
 
         zoll_buf_raw(b, (const char *) run, s - run);
 

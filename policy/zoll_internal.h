@@ -98,10 +98,6 @@ void zoll_buf_printf(zoll_buf_t *b, const char *fmt, ...)
 /* A JSON string literal: quoted and escaped; invalid UTF-8 becomes U+FFFD,
  * so a record stays valid JSON whatever bytes a client sent. */
 void zoll_buf_json_str(zoll_buf_t *b, const char *s, size_t n);
-/* The first byte in [p, end) that a JSON string cannot hold as it is: '"',
- * '\\', a control character or, with high, a byte >= 0x80; end if none. */
-const unsigned char *zoll_json_special(const unsigned char *p,
-    const unsigned char *end, int high);
 void zoll_buf_json_cstr(zoll_buf_t *b, const char *s);   /* NULL -> null */
 void zoll_buf_time(zoll_buf_t *b, int64_t ms);
 size_t zoll_buf_finish(zoll_buf_t *b);                    /* NUL, length */

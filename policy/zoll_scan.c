@@ -47,10 +47,6 @@
 #include <string.h>
 #include <strings.h>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 
 /* Backtracking bounds: a pattern that would need more fails the scan, and
  * the request with it, rather than pass text through unscanned. */
@@ -540,30 +536,12 @@ zoll_is_digit(unsigned char c)
 }
 
 
-/* The first digit at or after i: sixteen bytes at a time with SSE2, else
- * eight with word arithmetic, where a word without any byte in ['0', '9']
- * is skipped whole (bytes >= 0x80 never count). */
+/* The first digit at or after i, eight bytes at a time: a word without
+ * any byte in ['0', '9'] is skipped whole (bytes >= 0x80 never count). */
 
 static size_t
 zoll_next_digit(const unsigned char *t, size_t i, size_t len)
 {
-#if defined(__SSE2__)
-    int      m;
-    __m128i  d, zero, nine;
-
-    zero = _mm_set1_epi8('0');
-    nine = _mm_set1_epi8(9);
-
-    for ( /* void */ ; i + 16 <= len; i += 16) {
-        /* b - '0' <= 9 unsigned: min(b - '0', 9) is b - '0' */
-        d = _mm_sub_epi8(_mm_loadu_si128((const __m128i *) (t + i)), zero);
-        m = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d));
-
-        if (m) {
-            return i + __builtin_ctz((unsigned) m);
-        }
-    }
-#else
     uint64_t  x, lo7;
 
     for ( /* void */ ; i + 8 <= len; i += 8) {
@@ -577,7 +555,6 @@ zoll_next_digit(const unsigned char *t, size_t i, size_t len)
             break;
         }
     }
-#endif
 
     while (i < len && !zoll_is_digit(t[i])) {
         i++;
