@@ -4,6 +4,7 @@
 
 #include "zoll_internal.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -31,6 +32,51 @@ zoll_sha256_md(void)
     (void) pthread_once(&zoll_sha256_once, zoll_sha256_fetch);
 
     return zoll_sha256_fetched ? zoll_sha256_fetched : EVP_sha256();
+}
+
+
+/* HMAC() fetches HMAC and SHA-256 by name on every call, about 1.7 us:
+ * per pseudonym that is most of its cost.  A context keyed once is reset
+ * with EVP_MAC_init(ctx, NULL, 0, NULL) for each message instead. */
+
+static EVP_MAC         *zoll_hmac_fetched;
+static pthread_once_t   zoll_hmac_once = PTHREAD_ONCE_INIT;
+
+
+static void
+zoll_hmac_fetch(void)
+{
+    zoll_hmac_fetched = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
+
+
+EVP_MAC_CTX *
+zoll_hmac_sha256_new(const void *key, size_t len)
+{
+    EVP_MAC_CTX  *ctx;
+    OSSL_PARAM    params[2];
+
+    (void) pthread_once(&zoll_hmac_once, zoll_hmac_fetch);
+
+    if (zoll_hmac_fetched == NULL) {
+        return NULL;
+    }
+
+    ctx = EVP_MAC_CTX_new(zoll_hmac_fetched);
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (EVP_MAC_init(ctx, key, len, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+
+    return ctx;
 }
 
 

@@ -73,6 +73,9 @@ struct zoll_policy_s {
 
 /* SHA-256 for EVP_Digest* and HMAC, fetched once (zoll_crypto.c) */
 const EVP_MD *zoll_sha256_md(void);
+/* an HMAC-SHA256 context keyed with key: EVP_MAC_init(ctx, NULL, 0, NULL)
+ * starts each message; EVP_MAC_CTX_free() ends it */
+EVP_MAC_CTX *zoll_hmac_sha256_new(const void *key, size_t len);
 
 
 /* SWAR: a byte repeated in all eight bytes of a word, and the high bits */

@@ -27,7 +27,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 
 #define ZOLL_PSEUDONYM_HEX    8
@@ -90,6 +89,7 @@ struct zoll_redactor_s {
     size_t                 alen;
     size_t                 acap;
     unsigned               numbers[ZOLL_ENTITIES_MAX];
+    EVP_MAC_CTX          **macs;           /* per tenant: its pseudonym key */
 
     char                  *reason;
     size_t                 reason_len;
@@ -109,8 +109,9 @@ zoll_redactor_new(const zoll_policy_t *p, unsigned mode)
     rd->policy = p;
     rd->sc = zoll_scanner_new(p->rules, mode);
     rd->levels = malloc(p->max_depth * sizeof(zoll_level_t));
+    rd->macs = calloc(p->ntenants + 1, sizeof(EVP_MAC_CTX *));
 
-    if (rd->sc == NULL || rd->levels == NULL) {
+    if (rd->sc == NULL || rd->levels == NULL || rd->macs == NULL) {
         zoll_redactor_free(rd);
         return NULL;
     }
@@ -122,11 +123,19 @@ zoll_redactor_new(const zoll_policy_t *p, unsigned mode)
 void
 zoll_redactor_free(zoll_redactor_t *rd)
 {
+    size_t  i;
+
     if (rd == NULL) {
         return;
     }
 
     zoll_scanner_free(rd->sc);
+
+    for (i = 0; rd->macs && i < rd->policy->ntenants; i++) {
+        EVP_MAC_CTX_free(rd->macs[i]);
+    }
+
+    free(rd->macs);
 
     /* originals of tokens and decoded prompts are personal data */
     if (rd->arena) {
@@ -629,35 +638,49 @@ zoll_token(zoll_redactor_t *rd, unsigned entity, const unsigned char *v,
 }
 
 
-/* [ENTITY_xxxxxxxx]: the first 32 bits of HMAC-SHA256 over the entity and
- * the value, keyed with the tenant's pseudonym key. */
+/* [ENTITY_xxxxxxxx]: the first 32 bits of HMAC-SHA256 over the entity, a
+ * NUL and the value, keyed with the tenant's pseudonym key.  Each tenant's
+ * context is keyed once, at its first pseudonym. */
 
 static int
 zoll_pseudonym(zoll_redactor_t *rd, const char *entity,
     const unsigned char *v, size_t n, char *hex)
 {
-    size_t          el;
-    unsigned int    mdlen;
+    int             ok;
+    size_t          i, mdlen;
+    uintptr_t       off;
     unsigned char   md[EVP_MAX_MD_SIZE];
+    EVP_MAC_CTX    *ctx, *own = NULL;
     const char     *key = rd->tenant->pseudonym_key;
 
-    el = strlen(entity) + 1;
+    off = (uintptr_t) rd->tenant - (uintptr_t) rd->policy->tenants;
+    i = off / sizeof(zoll_tenant_t);
 
-    if (zoll_grow(&rd->arena, &rd->acap, rd->alen + el + n) != 0) {
+    if (off % sizeof(zoll_tenant_t) == 0 && i < rd->policy->ntenants) {
+        if (rd->macs[i] == NULL) {
+            rd->macs[i] = zoll_hmac_sha256_new(key, strlen(key));
+        }
+
+        ctx = rd->macs[i];
+
+    } else {
+        /* not one of the policy's tenants: keyed for this value only */
+        ctx = own = zoll_hmac_sha256_new(key, strlen(key));
+    }
+
+    ok = ctx != NULL
+         && EVP_MAC_init(ctx, NULL, 0, NULL) == 1
+         && EVP_MAC_update(ctx, (const unsigned char *) entity,
+                           strlen(entity) + 1) == 1
+         && EVP_MAC_update(ctx, v, n) == 1
+         && EVP_MAC_final(ctx, md, &mdlen, sizeof(md)) == 1;
+
+    EVP_MAC_CTX_free(own);
+
+    if (!ok) {
         return -1;
     }
 
-    /* the entity, a NUL and the value, in scratch space past the tokens */
-    memcpy(rd->arena + rd->alen, entity, el);
-    memcpy(rd->arena + rd->alen + el, v, n);
-
-    if (HMAC(zoll_sha256_md(), key, (int) strlen(key), rd->arena + rd->alen,
-             el + n, md, &mdlen) == NULL)
-    {
-        return -1;
-    }
-
-    OPENSSL_cleanse(rd->arena + rd->alen, el + n);
     zoll_hex(md, ZOLL_PSEUDONYM_HEX / 2, hex);
     hex[ZOLL_PSEUDONYM_HEX] = '\0';
     return 0;
