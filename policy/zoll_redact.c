@@ -214,6 +214,26 @@ zoll_bad(zoll_redactor_t *rd, zoll_status_e s, size_t at, const char *what)
  * lowest flagged byte is exact (a borrow only ever flags bytes above a
  * real one), so its index comes from the trailing zeros. */
 
+#ifdef __SSE2__
+
+/* The bytes of x a JSON string cannot hold as they are ('"', '\\', a
+ * control character), one bit each. */
+
+static unsigned
+zoll_special16(__m128i x)
+{
+    const __m128i  ctl = _mm_set1_epi8(0x1f);
+
+    return (unsigned) _mm_movemask_epi8(
+               _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                         _mm_cmpeq_epi8(x,
+                                                        _mm_set1_epi8('\\'))),
+                            _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl)));
+}
+
+#endif
+
+
 static const unsigned char *
 zoll_next_special(const unsigned char *p, const unsigned char *end, int high)
 {
@@ -223,17 +243,13 @@ zoll_next_special(const unsigned char *p, const unsigned char *end, int high)
     /* sixteen bytes at a time where the CPU has SSE2 (every x86-64):
      * escapes and quotes come every few dozen bytes in pasted code, so
      * this loop runs on most of a body's bytes twice (validation and
-     * decoding) */
-    __m128i   x, quote = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'),
-              ctl = _mm_set1_epi8(0x1f);
+     * re-encoding) */
+    __m128i   x;
     unsigned  bits;
 
     for ( /* void */ ; end - p >= 16; p += 16) {
         x = _mm_loadu_si128((const __m128i *) p);
-        bits = (unsigned) _mm_movemask_epi8(
-                   _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-                                             _mm_cmpeq_epi8(x, bs)),
-                                _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl)));
+        bits = zoll_special16(x);
 
         if (high) {
             bits |= (unsigned) _mm_movemask_epi8(x);
@@ -475,6 +491,24 @@ zoll_decode(zoll_redactor_t *rd, size_t at, size_t s, size_t e, size_t *n)
 
     for (p = rd->in + s; p < end; ) {
         if (*p != '\\') {
+#ifdef __SSE2__
+            /* sixteen bytes copied at a time, up to the next escape: the
+             * store stays inside the buffer, as what is decoded is never
+             * longer than what it came from (o - dec - at <= p - in - s) */
+            if (end - p >= 16) {
+                __m128i   x;
+                unsigned  bits;
+
+                x = _mm_loadu_si128((const __m128i *) p);
+                _mm_storeu_si128((__m128i *) o, x);
+                bits = (unsigned) _mm_movemask_epi8(
+                           _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+                m = bits ? (size_t) __builtin_ctz(bits) : 16;
+                o += m;
+                p += m;
+                continue;
+            }
+#endif
             /* the plain run up to the next escape, in one copy */
             q = memchr(p, '\\', end - p);
             m = (q != NULL ? q : end) - p;
@@ -523,16 +557,38 @@ zoll_out_escaped(zoll_redactor_t *rd, const unsigned char *p, size_t n)
     const unsigned char  *end = p + n;
 
     while (p < end) {
-        run = zoll_next_special(p, end, 0) - p;
+#ifdef __SSE2__
+        /* sixteen bytes stored at a time while the buffer has room for
+         * them, of which those before the first special one count */
+        if (end - p >= 16 && rd->ocap - rd->olen >= 16) {
+            __m128i   x;
+            unsigned  bits;
 
-        if (run && zoll_out(rd, p, run) != 0) {
-            return -1;
-        }
+            x = _mm_loadu_si128((const __m128i *) p);
+            bits = zoll_special16(x);
+            _mm_storeu_si128((__m128i *) (rd->out + rd->olen), x);
+            run = bits ? (size_t) __builtin_ctz(bits) : 16;
+            rd->olen += run;
+            p += run;
 
-        p += run;
+            if (run == 16) {
+                continue;
+            }
 
-        if (p == end) {
-            break;
+        } else
+#endif
+        {
+            run = zoll_next_special(p, end, 0) - p;
+
+            if (run && zoll_out(rd, p, run) != 0) {
+                return -1;
+            }
+
+            p += run;
+
+            if (p == end) {
+                break;
+            }
         }
 
         switch (*p) {
