@@ -530,7 +530,7 @@ zoll_window(zoll_scanner_t *sc, unsigned ri, size_t ws, size_t upto)
 /* The digit gate (rules/README.md): one pass finds the runs of digits,
  * each digit at most ZOLL_DIGIT_GAP bytes after the one before, and a rule
  * gated by N digits with lead L searches the starts from L bytes before a
- * run of N or more digits to its last digit.  Most text holds few such
+ * run of N or more digits to its N-th digit from the end.  Most text holds few such
  * runs, so number rules cost about one memchr() over it. */
 
 static int
@@ -586,10 +586,18 @@ zoll_next_digit(const unsigned char *t, size_t i, size_t len)
 }
 
 
+/* A match holds N digits of a run, one after the other, so the first of
+ * them is at the latest the run's N-th digit from its end, and the match
+ * starts at or before that digit: a rule is searched from L bytes before
+ * the run's first digit to there, not to the run's last digit, which
+ * spares the starts in a long run's tail (an 8-digit phone rule in a
+ * 16-digit run tries 9 starts, not 16).  tail[] holds the positions of
+ * the run's last 64 digits (a gate needs at most 64). */
+
 static int
 zoll_scan_digits(zoll_scanner_t *sc)
 {
-    size_t              i, j, first, last, n, k, lead;
+    size_t              i, j, first, last, n, k, lead, tail[64];
     unsigned            ri;
     const zoll_rule_t  *r;
     const zoll_rules_t *rs = sc->rules;
@@ -599,11 +607,13 @@ zoll_scan_digits(zoll_scanner_t *sc)
 
     while (i < sc->len) {
         first = last = i;
+        tail[0] = i;
         n = 1;
 
         for (j = i + 1; j < sc->len && j - last <= ZOLL_DIGIT_GAP + 1; j++) {
             if (zoll_is_digit(t[j])) {
                 last = j;
+                tail[n & 63] = j;
                 n++;
             }
         }
@@ -626,7 +636,9 @@ zoll_scan_digits(zoll_scanner_t *sc)
 
             lead = first > r->gate_lead ? first - r->gate_lead : 0;
 
-            if (zoll_window(sc, ri, lead, last) != 0) {
+            if (zoll_window(sc, ri, lead, tail[(n - r->gate_digits) & 63])
+                != 0)
+            {
                 return -1;
             }
         }

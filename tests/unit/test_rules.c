@@ -832,8 +832,8 @@ test_scan_literal_tries(void **state)
 
 /* Gates (rules/README.md).  A rule gated by digits is searched only around
  * runs of digits, each at most ZOLL_DIGIT_GAP (4) bytes after the one
- * before, from "lead" bytes before a run's first digit to its last; a
- * match inside a run that began earlier is found.  A rule gated by context
+ * before, from "lead" bytes before a run's first digit to its N-th digit
+ * from the end; a match inside a run that began earlier is found.  A rule gated by context
  * is searched only around its context words, at both ends of the window.
  * The gates are real: a pair five spaces apart is no digit run, so the
  * prefiltered scan does not look there while PCRE2 alone finds it (which
@@ -857,6 +857,12 @@ test_scan_gates(void **state)
     zt_expect(rs, "1 2 3 4 5 ++123456 and 12.3 ++654321",
               "plus[10,18) plus[28,36)");
     zt_expect(rs, "++12345 ++1234567 x++123456", "plus[19,27)");
+
+    /* a run is searched up to its N-th digit from the end: a match whose
+     * N digits end the run, or begin it with more after them */
+    zt_expect(rs, "1 2 3 4 5 6 7 8 9 ++123456", "plus[18,26)");
+    zt_expect(rs, "++123456 7 8", "plus[0,8)");
+    zt_expect(rs, "x 123 456", "pair[2,9)");
 
     zt_expect(rs, "ref:      XYX", "ref[10,13)");
     zt_expect(rs, "ref:       XYX", "");
