@@ -1611,6 +1611,7 @@ static int
 zoll_rules_digits(zoll_rload_t *ld)
 {
     size_t         i;
+    unsigned       k;
     zoll_rules_t  *rs = ld->rules;
 
     rs->digit_rules = calloc(rs->nrules + 1, sizeof(unsigned));
@@ -1621,12 +1622,19 @@ zoll_rules_digits(zoll_rload_t *ld)
 
     rs->digit_min = 64 + 1;
 
-    for (i = 0; i < rs->nrules; i++) {
-        if (rs->rules[i].gate == ZOLL_GATE_DIGITS) {
-            rs->digit_rules[rs->ndigit_rules++] = (unsigned) i;
+    /* by gate_digits, fewest first (in rule order where equal), so the
+     * scanner stops at the first rule a run is too short for; the order
+     * in which rules are searched does not change what each finds */
+    for (k = 1; k <= 64; k++) {
+        for (i = 0; i < rs->nrules; i++) {
+            if (rs->rules[i].gate == ZOLL_GATE_DIGITS
+                && rs->rules[i].gate_digits == k)
+            {
+                rs->digit_rules[rs->ndigit_rules++] = (unsigned) i;
 
-            if (rs->rules[i].gate_digits < rs->digit_min) {
-                rs->digit_min = rs->rules[i].gate_digits;
+                if (k < rs->digit_min) {
+                    rs->digit_min = k;
+                }
             }
         }
     }

@@ -628,9 +628,11 @@ zoll_scan_digits(zoll_scanner_t *sc)
             ri = rs->digit_rules[k];
             r = &rs->rules[ri];
 
-            if (n < r->gate_digits
-                || (sc->only >= 0 && ri != (unsigned) sc->only))
-            {
+            if (n < r->gate_digits) {
+                break;          /* digit_rules are sorted by gate_digits */
+            }
+
+            if (sc->only >= 0 && ri != (unsigned) sc->only) {
                 continue;
             }
 
