@@ -230,6 +230,11 @@ struct zoll_rules_s {
     unsigned            *digit_rules;  /* the rules gated by digit runs,
                                            by gate_digits, fewest first */
     size_t               ndigit_rules;
+    unsigned            *whole_rules;  /* the rules PCRE2 searches in the
+                                           whole text on the prefiltered
+                                           path: neither gated by digits
+                                           nor in db */
+    size_t               nwhole_rules;
     unsigned             digit_min;    /* the fewest digits they need */
     zoll_hs_cache_t      cache;        /* dir only while loading */
     size_t               max_groups;

@@ -1743,6 +1743,35 @@ zoll_rules_db(zoll_rload_t *ld)
 }
 
 
+/* The rules the prefiltered scan must search in the whole text, listed
+ * once here rather than found among all rules at every scan (which cost
+ * some 800 instructions a text, most of what a short string's scan
+ * costs besides Vectorscan's own start). */
+
+static int
+zoll_rules_whole(zoll_rload_t *ld)
+{
+    size_t         i;
+    zoll_rules_t  *rs = ld->rules;
+
+    rs->whole_rules = calloc(rs->nrules + 1, sizeof(unsigned));
+    if (rs->whole_rules == NULL) {
+        ld->file = NULL;
+        return zoll_rfail(ld, "$", "out of memory");
+    }
+
+    for (i = 0; i < rs->nrules; i++) {
+        if (rs->rules[i].gate != ZOLL_GATE_DIGITS
+            && (rs->db == NULL || !rs->rules[i].in_db))
+        {
+            rs->whole_rules[rs->nwhole_rules++] = (unsigned) i;
+        }
+    }
+
+    return 0;
+}
+
+
 /* "a [[span]] b" -> "a span b" with the span's offsets, or none (-1). */
 
 static char *
@@ -1962,7 +1991,7 @@ zoll_rules_load(const char *dir, const char *cache_dir, char *err,
     }
 
     if (zoll_rules_digits(&ld) != 0 || zoll_rules_db(&ld) != 0
-        || zoll_rules_examples(&ld) != 0)
+        || zoll_rules_whole(&ld) != 0 || zoll_rules_examples(&ld) != 0)
     {
         goto failed;
     }
@@ -2010,6 +2039,7 @@ zoll_rules_free(zoll_rules_t *rs)
 
     hs_free_database(rs->db);
     free(rs->digit_rules);
+    free(rs->whole_rules);
     free(rs->rules);
     free(rs->names);
     json_decref(rs->packs);

@@ -756,7 +756,7 @@ zoll_resolve(zoll_scanner_t *sc)
 static int
 zoll_scan_all(zoll_scanner_t *sc, const unsigned char *text, size_t len)
 {
-    size_t              i;
+    size_t              i, k, n;
     hs_error_t          rc;
     const zoll_rules_t  *rs = sc->rules;
 
@@ -786,18 +786,20 @@ zoll_scan_all(zoll_scanner_t *sc, const unsigned char *text, size_t len)
         return -1;
     }
 
-    for (i = 0; i < rs->nrules; i++) {
+    /* PCRE2 over the whole text: every rule on the reference path, on
+     * the prefiltered one the rules neither gated by digits nor in the
+     * database (rs->whole_rules, in rule order) */
+    n = sc->mode == ZOLL_SCAN_PCRE_ONLY ? rs->nrules : rs->nwhole_rules;
+
+    for (k = 0; k < n; k++) {
+        i = sc->mode == ZOLL_SCAN_PCRE_ONLY ? k : rs->whole_rules[k];
+
         if (sc->only >= 0 && i != (size_t) sc->only) {
             continue;
         }
 
-        if (sc->mode == ZOLL_SCAN_PCRE_ONLY
-            || (rs->rules[i].gate != ZOLL_GATE_DIGITS
-                && (rs->db == NULL || !rs->rules[i].in_db)))
-        {
-            if (zoll_match_range(sc, (unsigned) i, 0, len, len) != 0) {
-                return -1;
-            }
+        if (zoll_match_range(sc, (unsigned) i, 0, len, len) != 0) {
+            return -1;
         }
     }
 
