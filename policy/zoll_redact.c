@@ -234,7 +234,7 @@ zoll_special16(__m128i x)
 #endif
 
 
-static const unsigned char *
+static inline __attribute__((always_inline)) const unsigned char *
 zoll_next_special(const unsigned char *p, const unsigned char *end, int high)
 {
     uint64_t  v, q, b, m;
