@@ -552,8 +552,8 @@ zoll_decode(zoll_redactor_t *rd, size_t at, size_t s, size_t e, size_t *n)
 static int
 zoll_out_escaped(zoll_redactor_t *rd, const unsigned char *p, size_t n)
 {
-    char                  esc[8];
     size_t                run;
+    unsigned char        *o;
     const unsigned char  *end = p + n;
 
     while (p < end) {
@@ -591,20 +591,35 @@ zoll_out_escaped(zoll_redactor_t *rd, const unsigned char *p, size_t n)
             }
         }
 
-        switch (*p) {
-        case '"':  memcpy(esc, "\\\"", 2); n = 2; break;
-        case '\\': memcpy(esc, "\\\\", 2); n = 2; break;
-        case '\n': memcpy(esc, "\\n", 2); n = 2; break;
-        case '\r': memcpy(esc, "\\r", 2); n = 2; break;
-        case '\t': memcpy(esc, "\\t", 2); n = 2; break;
-        default:
-            n = (size_t) snprintf(esc, sizeof(esc), "\\u%04x", *p);
-        }
-
-        if (zoll_out(rd, esc, n) != 0) {
+        /* the escape written in place: one of these every few dozen
+         * bytes of pasted code, where a zoll_out() call each cost more
+         * than the bytes between them */
+        if (rd->ocap - rd->olen < 6
+            && zoll_grow(&rd->out, &rd->ocap, rd->olen + 6) != 0)
+        {
             return -1;
         }
 
+        o = rd->out + rd->olen;
+        o[0] = '\\';
+
+        switch (*p) {
+        case '"':  o[1] = '"'; n = 2; break;
+        case '\\': o[1] = '\\'; n = 2; break;
+        case '\n': o[1] = 'n'; n = 2; break;
+        case '\r': o[1] = 'r'; n = 2; break;
+        case '\t': o[1] = 't'; n = 2; break;
+        default:
+            /* "\\u%04x" of a control character */
+            o[1] = 'u';
+            o[2] = '0';
+            o[3] = '0';
+            o[4] = "0123456789abcdef"[*p >> 4];
+            o[5] = "0123456789abcdef"[*p & 15];
+            n = 6;
+        }
+
+        rd->olen += n;
         p++;
     }
 
