@@ -59,6 +59,12 @@
 #define ZOLL_JIT_STACK    (512 * 1024)
 
 
+typedef struct {
+    const zoll_scanner_t  *sc;
+    const zoll_rule_t     *rule;
+} zoll_callout_ctx_t;
+
+
 struct zoll_scanner_s {
     const zoll_rules_t    *rules;
     unsigned               mode;
@@ -69,6 +75,10 @@ struct zoll_scanner_s {
     pcre2_match_data      *md;
     pcre2_match_context   *mctx;
     pcre2_jit_stack       *jit;
+    PCRE2_SIZE            *ov;            /* md's ovector */
+    zoll_callout_ctx_t     cx;            /* the list callout's data: set
+                                             once, its rule at each
+                                             search */
 
     const unsigned char   *text;
     size_t                 len;
@@ -82,6 +92,9 @@ struct zoll_scanner_s {
     size_t                 nout;
     size_t                 ocap;
 };
+
+
+static int zoll_list_callout(pcre2_callout_block *cb, void *data);
 
 
 zoll_scanner_t *
@@ -109,6 +122,11 @@ zoll_scanner_new(const zoll_rules_t *rs, unsigned mode)
         return NULL;
     }
 
+    /* one callout function for every rule: a pattern without list
+     * references has no callout points, so it is never called there */
+    sc->ov = pcre2_get_ovector_pointer(sc->md);
+    sc->cx.sc = sc;
+    pcre2_set_callout(sc->mctx, zoll_list_callout, &sc->cx);
     pcre2_set_match_limit(sc->mctx, ZOLL_MATCH_LIMIT);
     pcre2_set_depth_limit(sc->mctx, ZOLL_DEPTH_LIMIT);
     pcre2_jit_stack_assign(sc->mctx, NULL, sc->jit);
@@ -226,12 +244,6 @@ zoll_context(const zoll_scanner_t *sc, const zoll_rule_t *r, size_t s,
 
     return zoll_words_in(r, t + lo, t + s) || zoll_words_in(r, t + e, t + hi);
 }
-
-
-typedef struct {
-    const zoll_scanner_t  *sc;
-    const zoll_rule_t     *rule;
-} zoll_callout_ctx_t;
 
 
 static int
@@ -383,15 +395,10 @@ zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
     size_t lim)
 {
     int                 rc;
-    PCRE2_SIZE         *ov;
-    zoll_callout_ctx_t  cx;
+    PCRE2_SIZE         *ov = sc->ov;
     const zoll_rule_t  *r = &sc->rules->rules[ri];
 
-    ov = pcre2_get_ovector_pointer(sc->md);
-
-    cx.sc = sc;
-    cx.rule = r;
-    pcre2_set_callout(sc->mctx, r->nlrefs ? zoll_list_callout : NULL, &cx);
+    sc->cx.rule = r;
     pcre2_set_offset_limit(sc->mctx, upto);
 
     while (pos <= upto && pos < lim) {
