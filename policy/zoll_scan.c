@@ -696,6 +696,44 @@ zoll_span_cmp_rank(const void *a, const void *b, void *arg)
 }
 
 
+/* Sorts spans by cmp, a total order (ties only between equal spans), so
+ * the result is the one qsort() gives; a text's few candidates and a
+ * cluster's handful are sorted by insertion, without qsort()'s set-up,
+ * which cost more than the sorting at one or two spans a text. */
+
+static void
+zoll_span_sort(zoll_span_t *a, size_t n,
+    int (*cmp)(const void *, const void *, void *), void *arg)
+{
+    size_t       i, j;
+    zoll_span_t  t;
+
+    if (n > 16) {
+        qsort_r(a, n, sizeof(zoll_span_t), cmp, arg);
+        return;
+    }
+
+    for (i = 1; i < n; i++) {
+        t = a[i];
+
+        for (j = i; j > 0 && cmp(&a[j - 1], &t, arg) > 0; j--) {
+            a[j] = a[j - 1];
+        }
+
+        a[j] = t;
+    }
+}
+
+
+static int
+zoll_span_cmp_pos_r(const void *a, const void *b, void *arg)
+{
+    (void) arg;
+
+    return zoll_span_cmp_pos(a, b);
+}
+
+
 /* Overlaps are settled within clusters of candidates that overlap each
  * other transitively; clusters are small (usually one span), so the
  * quadratic pick inside one costs nothing. */
@@ -712,7 +750,7 @@ zoll_resolve(zoll_scanner_t *sc)
         return 0;
     }
 
-    qsort(c, sc->ncand, sizeof(zoll_span_t), zoll_span_cmp_pos);
+    zoll_span_sort(c, sc->ncand, zoll_span_cmp_pos_r, NULL);
 
     for (i = 0; i < sc->ncand; i = j) {
         end = c[i].end;
@@ -730,8 +768,7 @@ zoll_resolve(zoll_scanner_t *sc)
             continue;
         }
 
-        qsort_r(c + i, j - i, sizeof(zoll_span_t), zoll_span_cmp_rank,
-                (void *) sc->rules);
+        zoll_span_sort(c + i, j - i, zoll_span_cmp_rank, (void *) sc->rules);
 
         a = sc->nout;
 
@@ -752,8 +789,7 @@ zoll_resolve(zoll_scanner_t *sc)
             }
         }
 
-        qsort(sc->out + a, sc->nout - a, sizeof(zoll_span_t),
-              zoll_span_cmp_pos);
+        zoll_span_sort(sc->out + a, sc->nout - a, zoll_span_cmp_pos_r, NULL);
     }
 
     return 0;
@@ -854,7 +890,7 @@ zoll_scan_rule(zoll_scanner_t *sc, unsigned rule, const unsigned char *text,
     }
 
     if (sc->ncand) {
-        qsort(sc->cand, sc->ncand, sizeof(zoll_span_t), zoll_span_cmp_pos);
+        zoll_span_sort(sc->cand, sc->ncand, zoll_span_cmp_pos_r, NULL);
     }
 
     *spans = sc->cand;
