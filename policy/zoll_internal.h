@@ -230,8 +230,14 @@ struct zoll_rules_s {
     zoll_list_t         *lists;
     size_t               nlists;
     hs_database_t       *db;           /* NULL if no rule could go in */
-    unsigned            *digit_rules;  /* the rules gated by digit runs */
+    unsigned            *digit_rules;  /* the rules gated by digit runs,
+                                           by gate_digits, fewest first */
     size_t               ndigit_rules;
+    unsigned            *whole_rules;  /* the rules PCRE2 searches in the
+                                           whole text on the prefiltered
+                                           path: neither gated by digits
+                                           nor in db */
+    size_t               nwhole_rules;
     unsigned             digit_min;    /* the fewest digits they need */
     zoll_hs_cache_t      cache;        /* dir only while loading */
     size_t               max_groups;

@@ -21,6 +21,10 @@
 
 #include "zoll_internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,10 +223,52 @@ zoll_bad(zoll_redactor_t *rd, zoll_status_e s, size_t at, const char *what)
  * lowest flagged byte is exact (a borrow only ever flags bytes above a
  * real one), so its index comes from the trailing zeros. */
 
-static const unsigned char *
+#ifdef __SSE2__
+
+/* The bytes of x a JSON string cannot hold as they are ('"', '\\', a
+ * control character), one bit each. */
+
+static unsigned
+zoll_special16(__m128i x)
+{
+    const __m128i  ctl = _mm_set1_epi8(0x1f);
+
+    return (unsigned) _mm_movemask_epi8(
+               _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                         _mm_cmpeq_epi8(x,
+                                                        _mm_set1_epi8('\\'))),
+                            _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl)));
+}
+
+#endif
+
+
+static inline __attribute__((always_inline)) const unsigned char *
 zoll_next_special(const unsigned char *p, const unsigned char *end, int high)
 {
     uint64_t  v, q, b, m;
+
+#ifdef __SSE2__
+    /* sixteen bytes at a time where the CPU has SSE2 (every x86-64):
+     * escapes and quotes come every few dozen bytes in pasted code, so
+     * this loop runs on most of a body's bytes twice (validation and
+     * re-encoding) */
+    __m128i   x;
+    unsigned  bits;
+
+    for ( /* void */ ; end - p >= 16; p += 16) {
+        x = _mm_loadu_si128((const __m128i *) p);
+        bits = zoll_special16(x);
+
+        if (high) {
+            bits |= (unsigned) _mm_movemask_epi8(x);
+        }
+
+        if (bits) {
+            return p + __builtin_ctz(bits);
+        }
+    }
+#endif
 
     for ( /* void */ ; end - p >= 8; p += 8) {
         memcpy(&v, p, 8);
@@ -454,6 +500,24 @@ zoll_decode(zoll_redactor_t *rd, size_t at, size_t s, size_t e, size_t *n)
 
     for (p = rd->in + s; p < end; ) {
         if (*p != '\\') {
+#ifdef __SSE2__
+            /* sixteen bytes copied at a time, up to the next escape: the
+             * store stays inside the buffer, as what is decoded is never
+             * longer than what it came from (o - dec - at <= p - in - s) */
+            if (end - p >= 16) {
+                __m128i   x;
+                unsigned  bits;
+
+                x = _mm_loadu_si128((const __m128i *) p);
+                _mm_storeu_si128((__m128i *) o, x);
+                bits = (unsigned) _mm_movemask_epi8(
+                           _mm_cmpeq_epi8(x, _mm_set1_epi8('\\')));
+                m = bits ? (size_t) __builtin_ctz(bits) : 16;
+                o += m;
+                p += m;
+                continue;
+            }
+#endif
             /* the plain run up to the next escape, in one copy */
             q = memchr(p, '\\', end - p);
             m = (q != NULL ? q : end) - p;
@@ -497,37 +561,74 @@ zoll_decode(zoll_redactor_t *rd, size_t at, size_t s, size_t e, size_t *n)
 static int
 zoll_out_escaped(zoll_redactor_t *rd, const unsigned char *p, size_t n)
 {
-    char                  esc[8];
     size_t                run;
+    unsigned char        *o;
     const unsigned char  *end = p + n;
 
     while (p < end) {
-        run = zoll_next_special(p, end, 0) - p;
+#ifdef __SSE2__
+        /* sixteen bytes stored at a time while the buffer has room for
+         * them, of which those before the first special one count */
+        if (end - p >= 16 && rd->ocap - rd->olen >= 16) {
+            __m128i   x;
+            unsigned  bits;
 
-        if (run && zoll_out(rd, p, run) != 0) {
+            x = _mm_loadu_si128((const __m128i *) p);
+            bits = zoll_special16(x);
+            _mm_storeu_si128((__m128i *) (rd->out + rd->olen), x);
+            run = bits ? (size_t) __builtin_ctz(bits) : 16;
+            rd->olen += run;
+            p += run;
+
+            if (run == 16) {
+                continue;
+            }
+
+        } else
+#endif
+        {
+            run = zoll_next_special(p, end, 0) - p;
+
+            if (run && zoll_out(rd, p, run) != 0) {
+                return -1;
+            }
+
+            p += run;
+
+            if (p == end) {
+                break;
+            }
+        }
+
+        /* the escape written in place: one of these every few dozen
+         * bytes of pasted code, where a zoll_out() call each cost more
+         * than the bytes between them */
+        if (rd->ocap - rd->olen < 6
+            && zoll_grow(&rd->out, &rd->ocap, rd->olen + 6) != 0)
+        {
             return -1;
         }
 
-        p += run;
-
-        if (p == end) {
-            break;
-        }
+        o = rd->out + rd->olen;
+        o[0] = '\\';
 
         switch (*p) {
-        case '"':  memcpy(esc, "\\\"", 2); n = 2; break;
-        case '\\': memcpy(esc, "\\\\", 2); n = 2; break;
-        case '\n': memcpy(esc, "\\n", 2); n = 2; break;
-        case '\r': memcpy(esc, "\\r", 2); n = 2; break;
-        case '\t': memcpy(esc, "\\t", 2); n = 2; break;
+        case '"':  o[1] = '"'; n = 2; break;
+        case '\\': o[1] = '\\'; n = 2; break;
+        case '\n': o[1] = 'n'; n = 2; break;
+        case '\r': o[1] = 'r'; n = 2; break;
+        case '\t': o[1] = 't'; n = 2; break;
         default:
-            n = (size_t) snprintf(esc, sizeof(esc), "\\u%04x", *p);
+            /* "\\u%04x" of a control character */
+            o[1] = 'u';
+            o[2] = '0';
+            o[3] = '0';
+            o[4] = "0123456789abcdef"[*p >> 4];
+            o[5] = "0123456789abcdef"[*p & 15];
+            n = 6;
         }
 
-        if (zoll_out(rd, esc, n) != 0) {
-            return -1;
-        }
-
+        rd->olen += n;
         p++;
     }
 

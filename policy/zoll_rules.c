@@ -607,15 +607,494 @@ zoll_entity_index(zoll_rload_t *ld, const char *path, const char *name)
 }
 
 
+/* Literal alternations as tries.  PCRE2 tries the alternatives of a group
+ * one by one, so a stop-word list of 300 words, "(?!(?:Und|Oder|...))",
+ * costs some 300 comparisons at each place it is tried (most of the time
+ * of the person and street rules).  Before compiling, every non-capturing
+ * group whose alternatives are all plain literals is rewritten with the
+ * common prefixes of its alternatives factored out, e.g.
+ * "(?:Präsident|Präsidentin|Minister)" becomes
+ * "(?:Präsident(?:|in)|Minister)", so PCRE2 compares first characters once
+ * per group of words instead of once per word.
+ *
+ * The rewrite must not change any match, so it keeps PCRE2's
+ * leftmost-first order: the alternatives that could match at a given
+ * position are tried in the order written.  Two literals that start with
+ * different characters never match at the same position (the rewrite is
+ * done only for case-sensitive patterns, where a character matches only
+ * itself), so alternatives are grouped by first character in the order of
+ * each group's first member, and inside a group in their own order; an
+ * alternative that is the prefix itself (empty after it) matches wherever
+ * the others do, so no alternative moves across it.  A repeated literal
+ * is dropped (its retry would fail exactly as the first did).  Literals
+ * are compared by the character they match, so "[ ]", "\ " and " " are
+ * one.  Anything else in a group (a class, a quantifier, a nested group)
+ * leaves that group as written; patterns with "\Q", "(?#", POSIX classes
+ * or inline options are left as written entirely, and so is any pattern
+ * whose rewrite PCRE2 would not compile (zoll_rule_compile). */
+
+typedef struct {
+    const uint32_t  *c;             /* characters */
+    size_t           n;
+} zoll_lit_t;
+
+typedef struct {
+    char            *p;
+    size_t           n;
+    size_t           cap;
+    int              oom;
+} zoll_sbuf_t;
+
+
+static void
+zoll_sbuf_put(zoll_sbuf_t *b, const char *s, size_t n)
+{
+    char    *np;
+    size_t   ncap;
+
+    if (b->oom) {
+        return;
+    }
+
+    if (b->n + n + 1 > b->cap) {
+        ncap = 2 * (b->n + n + 1) + 64;
+        np = realloc(b->p, ncap);
+        if (np == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+
+/* One UTF-8 character at s (valid UTF-8, which PCRE2_UTF checks): its
+ * length, its code point in *c. */
+
+static size_t
+zoll_utf8_char(const unsigned char *s, uint32_t *c)
+{
+    if (s[0] < 0x80) {
+        *c = s[0];
+        return 1;
+    }
+
+    if ((s[0] & 0xe0) == 0xc0 && (s[1] & 0xc0) == 0x80) {
+        *c = ((uint32_t) (s[0] & 0x1f) << 6) | (s[1] & 0x3f);
+        return 2;
+    }
+
+    if ((s[0] & 0xf0) == 0xe0 && (s[1] & 0xc0) == 0x80
+        && (s[2] & 0xc0) == 0x80)
+    {
+        *c = ((uint32_t) (s[0] & 0x0f) << 12) | ((uint32_t) (s[1] & 0x3f) << 6)
+             | (s[2] & 0x3f);
+        return 3;
+    }
+
+    if ((s[0] & 0xf8) == 0xf0 && (s[1] & 0xc0) == 0x80
+        && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80)
+    {
+        *c = ((uint32_t) (s[0] & 0x07) << 18) | ((uint32_t) (s[1] & 0x3f) << 12)
+             | ((uint32_t) (s[2] & 0x3f) << 6) | (s[3] & 0x3f);
+        return 4;
+    }
+
+    return 0;
+}
+
+
+static int
+zoll_ascii_alnum(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+           || (c >= 'A' && c <= 'Z');
+}
+
+
+/* One literal character of a pattern at s, outside a class: a plain
+ * character, a backslash and a non-alphanumeric ASCII character, or a
+ * class of exactly one such character ("[ ]").  Its length, or 0 if s is
+ * anything else (or is followed by a quantifier). */
+
+static size_t
+zoll_lit_char(const char *s, uint32_t *c)
+{
+    size_t                n, k;
+    const unsigned char  *u = (const unsigned char *) s;
+
+    if (u[0] == '\\') {
+        if (u[1] < 0x20 || u[1] >= 0x7f || zoll_ascii_alnum(u[1])) {
+            return 0;
+        }
+        *c = u[1];
+        n = 2;
+
+    } else if (u[0] == '[') {
+        if (u[1] == '\\' && u[2] >= 0x20 && u[2] < 0x7f
+            && !zoll_ascii_alnum(u[2]))
+        {
+            *c = u[2];
+            k = 2;
+
+        } else if (u[1] != '\0' && strchr("\\^]-[", u[1]) == NULL) {
+            k = zoll_utf8_char(u + 1, c);
+            if (k == 0) {
+                return 0;
+            }
+
+        } else {
+            return 0;
+        }
+
+        if (u[1 + k] != ']') {
+            return 0;
+        }
+        n = 2 + k;
+
+    } else {
+        if (u[0] == '\0' || u[0] < 0x20 || strchr("\\^$.|?*+()[]{}", u[0])) {
+            return 0;
+        }
+        n = zoll_utf8_char(u, c);
+        if (n == 0) {
+            return 0;
+        }
+    }
+
+    if (u[n] != '\0' && strchr("?*+{", u[n]) != NULL) {
+        return 0;               /* quantified: not a plain literal */
+    }
+
+    return n;
+}
+
+
+static void
+zoll_put_lit(zoll_sbuf_t *b, const uint32_t *c, size_t n)
+{
+    char    ch[8];
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (c[i] >= 0x80) {
+            if (c[i] < 0x800) {
+                ch[0] = (char) (0xc0 | (c[i] >> 6));
+                ch[1] = (char) (0x80 | (c[i] & 0x3f));
+                zoll_sbuf_put(b, ch, 2);
+            } else if (c[i] < 0x10000) {
+                ch[0] = (char) (0xe0 | (c[i] >> 12));
+                ch[1] = (char) (0x80 | ((c[i] >> 6) & 0x3f));
+                ch[2] = (char) (0x80 | (c[i] & 0x3f));
+                zoll_sbuf_put(b, ch, 3);
+            } else {
+                ch[0] = (char) (0xf0 | (c[i] >> 18));
+                ch[1] = (char) (0x80 | ((c[i] >> 12) & 0x3f));
+                ch[2] = (char) (0x80 | ((c[i] >> 6) & 0x3f));
+                ch[3] = (char) (0x80 | (c[i] & 0x3f));
+                zoll_sbuf_put(b, ch, 4);
+            }
+
+        } else if (zoll_ascii_alnum((int) c[i])) {
+            ch[0] = (char) c[i];
+            zoll_sbuf_put(b, ch, 1);
+
+        } else {
+            /* any other ASCII character escaped: "\ ", "\.", "\'" */
+            ch[0] = '\\';
+            ch[1] = (char) c[i];
+            zoll_sbuf_put(b, ch, 2);
+        }
+    }
+}
+
+
+/* The alternatives a[0..n) (distinct, in the order written) as a trie,
+ * without the enclosing group. */
+
+static void
+zoll_put_trie(zoll_sbuf_t *b, zoll_lit_t *a, size_t n, int depth)
+{
+    size_t      i, j, k, m, g, lcp;
+    int         first = 1;
+    zoll_lit_t  *sub;
+    unsigned char *used;
+
+    used = calloc(n ? n : 1, 1);
+    sub = malloc((n ? n : 1) * sizeof(zoll_lit_t));
+    if (used == NULL || sub == NULL) {
+        free(used);
+        free(sub);
+        b->oom = 1;
+        return;
+    }
+
+    for (i = 0; i < n; i = j) {
+        if (a[i].n == 0) {
+            /* the empty alternative stays where it is */
+            if (!first) {
+                zoll_sbuf_put(b, "|", 1);
+            }
+            first = 0;
+            j = i + 1;
+            continue;
+        }
+
+        /* a segment [i, j) without an empty alternative */
+        for (j = i; j < n && a[j].n > 0; j++) {
+            /* void */
+        }
+
+        for (k = i; k < j; k++) {
+            if (used[k]) {
+                continue;
+            }
+
+            g = 0;
+            for (m = k; m < j; m++) {
+                if (!used[m] && a[m].c[0] == a[k].c[0]) {
+                    used[m] = 1;
+                    sub[g++] = a[m];
+                }
+            }
+
+            if (!first) {
+                zoll_sbuf_put(b, "|", 1);
+            }
+            first = 0;
+
+            if (g == 1 || depth > 64) {
+                for (m = 0; m < g; m++) {
+                    if (m) {
+                        zoll_sbuf_put(b, "|", 1);
+                    }
+                    zoll_put_lit(b, sub[m].c, sub[m].n);
+                }
+                continue;
+            }
+
+            lcp = sub[0].n;
+            for (m = 1; m < g; m++) {
+                size_t  l;
+
+                for (l = 0; l < lcp && l < sub[m].n
+                            && sub[m].c[l] == sub[0].c[l]; l++)
+                {
+                    /* void */
+                }
+                lcp = l;
+            }
+
+            zoll_put_lit(b, sub[0].c, lcp);
+
+            for (m = 0; m < g; m++) {
+                sub[m].c += lcp;
+                sub[m].n -= lcp;
+            }
+
+            zoll_sbuf_put(b, "(?:", 3);
+            zoll_put_trie(b, sub, g, depth + 1);
+            zoll_sbuf_put(b, ")", 1);
+        }
+    }
+
+    free(used);
+    free(sub);
+}
+
+
+/* A group of plain literal alternatives whose body starts at s (after
+ * "(?:"): written as a trie into b, and the length of the body and its
+ * ")" returned; 0 if the group is anything else. */
+
+static size_t
+zoll_factor_group(zoll_sbuf_t *b, const char *s)
+{
+    size_t       i, j, k, n, na, nc, acap;
+    uint32_t    *cs, c;
+    zoll_lit_t  *alts, *na_p;
+    const char  *p;
+
+    /* at most one character per byte */
+    n = strlen(s);
+    cs = malloc((n + 1) * sizeof(uint32_t));
+    acap = 16;
+    alts = malloc(acap * sizeof(zoll_lit_t));
+    if (cs == NULL || alts == NULL) {
+        free(cs);
+        free(alts);
+        return 0;
+    }
+
+    na = 0;
+    nc = 0;
+    alts[0].c = cs;
+    alts[0].n = 0;
+
+    for (p = s; ; ) {
+        if (*p == '|' || *p == ')') {
+            /* a repeated literal is dropped */
+            for (i = 0; i < na; i++) {
+                if (alts[i].n == alts[na].n
+                    && memcmp(alts[i].c, alts[na].c,
+                              alts[na].n * sizeof(uint32_t)) == 0)
+                {
+                    break;
+                }
+            }
+
+            if (i == na) {
+                na++;
+            } else {
+                nc -= alts[na].n;
+            }
+
+            if (*p == ')') {
+                break;
+            }
+
+            if (na == acap) {
+                acap *= 2;
+                na_p = realloc(alts, acap * sizeof(zoll_lit_t));
+                if (na_p == NULL) {
+                    free(cs);
+                    free(alts);
+                    return 0;
+                }
+                alts = na_p;
+            }
+
+            alts[na].c = cs + nc;
+            alts[na].n = 0;
+            p++;
+            continue;
+        }
+
+        k = zoll_lit_char(p, &c);
+
+        if (k == 0) {
+            free(cs);
+            free(alts);
+            return 0;
+        }
+
+        cs[nc++] = c;
+        alts[na].n++;
+        p += k;
+    }
+
+    /* nothing to gain from one alternative or none */
+    for (i = 0, j = 0; i < na; i++) {
+        j += (alts[i].n > 0);
+    }
+
+    if (na < 2 || j < 2) {
+        free(cs);
+        free(alts);
+        return 0;
+    }
+
+    zoll_put_trie(b, alts, na, 0);
+
+    free(cs);
+    free(alts);
+    return (size_t) (p + 1 - s);
+}
+
+
+/* The pattern with its literal alternations as tries, malloc()ed, or NULL
+ * if it is to stay as written (or on lack of memory). */
+
+static char *
+zoll_factor(const char *pattern, uint32_t opts)
+{
+    int          cls;
+    size_t       n;
+    zoll_sbuf_t  b;
+    const char  *p;
+
+    if ((opts & (PCRE2_CASELESS | PCRE2_EXTENDED)) != 0
+        || strstr(pattern, "\\Q") != NULL || strstr(pattern, "(?#") != NULL
+        || strstr(pattern, "[:") != NULL || strstr(pattern, "(*") != NULL)
+    {
+        return NULL;
+    }
+
+    /* inline options ("(?i)", "(?x:") could make a literal caseless */
+    for (p = strstr(pattern, "(?"); p; p = strstr(p + 2, "(?")) {
+        if (p[2] != ':' && p[2] != '=' && p[2] != '!' && p[2] != '<'
+            && p[2] != '>' && p[2] != '(' && p[2] != 'C'
+            && !(p[2] >= '0' && p[2] <= '9'))
+        {
+            return NULL;
+        }
+    }
+
+    memset(&b, 0, sizeof(b));
+    cls = 0;
+
+    for (p = pattern; *p; ) {
+        if (*p == '\\' && p[1]) {
+            zoll_sbuf_put(&b, p, 2);
+            p += 2;
+            continue;
+        }
+
+        if (cls) {
+            cls = (*p != ']');
+            zoll_sbuf_put(&b, p, 1);
+            p++;
+            continue;
+        }
+
+        if (*p == '[') {
+            /* a class; "]" right after "[" or "[^" is a member */
+            cls = 1;
+            n = (p[1] == '^') ? 2 : 1;
+            n += (p[n] == ']');
+            zoll_sbuf_put(&b, p, n);
+            p += n;
+            continue;
+        }
+
+        if (p[0] == '(' && p[1] == '?' && p[2] == ':') {
+            zoll_sbuf_put(&b, "(?:", 3);
+            n = zoll_factor_group(&b, p + 3);
+            if (n > 0) {
+                zoll_sbuf_put(&b, ")", 1);
+            }
+            p += 3 + (n > 0 ? n : 0);
+            continue;
+        }
+
+        zoll_sbuf_put(&b, p, 1);
+        p++;
+    }
+
+    if (b.oom || b.p == NULL) {
+        free(b.p);
+        return NULL;
+    }
+
+    return b.p;
+}
+
+
 static int
 zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
     const char *pattern, const char *prefilter)
 {
     int          rc, group;
-    char         msg[256];
+    char         msg[256], *factored;
     unsigned     i;
     uint32_t     ncap;
     PCRE2_SIZE   off;
+    pcre2_code  *re;
 
     rule->pattern = zoll_expand(ld, path, pattern, rule, 1);
     rule->hs_pattern = zoll_expand(ld, path, prefilter, rule, 0);
@@ -643,6 +1122,26 @@ zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
         pcre2_get_error_message(rc, (PCRE2_UCHAR *) msg, sizeof(msg));
         return zoll_rfail(ld, path, "pattern: %s at offset %zu", msg,
                           (size_t) off);
+    }
+
+    /* the same pattern with its literal alternations as tries; errors
+     * above name offsets in the pattern as the rule wrote it */
+    factored = zoll_factor(rule->pattern, rule->pcre_opts);
+
+    if (factored != NULL) {
+        re = pcre2_compile((PCRE2_SPTR) factored, PCRE2_ZERO_TERMINATED,
+                           PCRE2_UTF | PCRE2_USE_OFFSET_LIMIT
+                           | rule->pcre_opts, &rc, &off, NULL);
+
+        if (re != NULL) {
+            pcre2_code_free(rule->re);
+            rule->re = re;
+            free(rule->pattern);
+            rule->pattern = factored;
+
+        } else {
+            free(factored);
+        }
     }
 
     /* without JIT the scan is many times slower, but still correct */
@@ -1112,6 +1611,7 @@ static int
 zoll_rules_digits(zoll_rload_t *ld)
 {
     size_t         i;
+    unsigned       k;
     zoll_rules_t  *rs = ld->rules;
 
     rs->digit_rules = calloc(rs->nrules + 1, sizeof(unsigned));
@@ -1122,12 +1622,19 @@ zoll_rules_digits(zoll_rload_t *ld)
 
     rs->digit_min = 64 + 1;
 
-    for (i = 0; i < rs->nrules; i++) {
-        if (rs->rules[i].gate == ZOLL_GATE_DIGITS) {
-            rs->digit_rules[rs->ndigit_rules++] = (unsigned) i;
+    /* by gate_digits, fewest first (in rule order where equal), so the
+     * scanner stops at the first rule a run is too short for; the order
+     * in which rules are searched does not change what each finds */
+    for (k = 1; k <= 64; k++) {
+        for (i = 0; i < rs->nrules; i++) {
+            if (rs->rules[i].gate == ZOLL_GATE_DIGITS
+                && rs->rules[i].gate_digits == k)
+            {
+                rs->digit_rules[rs->ndigit_rules++] = (unsigned) i;
 
-            if (rs->rules[i].gate_digits < rs->digit_min) {
-                rs->digit_min = rs->rules[i].gate_digits;
+                if (k < rs->digit_min) {
+                    rs->digit_min = k;
+                }
             }
         }
     }
@@ -1233,6 +1740,35 @@ zoll_rules_db(zoll_rload_t *ld)
     free(flags);
     free(ids);
     return failed;
+}
+
+
+/* The rules the prefiltered scan must search in the whole text, listed
+ * once here rather than found among all rules at every scan (which cost
+ * some 800 instructions a text, most of what a short string's scan
+ * costs besides Vectorscan's own start). */
+
+static int
+zoll_rules_whole(zoll_rload_t *ld)
+{
+    size_t         i;
+    zoll_rules_t  *rs = ld->rules;
+
+    rs->whole_rules = calloc(rs->nrules + 1, sizeof(unsigned));
+    if (rs->whole_rules == NULL) {
+        ld->file = NULL;
+        return zoll_rfail(ld, "$", "out of memory");
+    }
+
+    for (i = 0; i < rs->nrules; i++) {
+        if (rs->rules[i].gate != ZOLL_GATE_DIGITS
+            && (rs->db == NULL || !rs->rules[i].in_db))
+        {
+            rs->whole_rules[rs->nwhole_rules++] = (unsigned) i;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -1455,7 +1991,7 @@ zoll_rules_load(const char *dir, const char *cache_dir, char *err,
     }
 
     if (zoll_rules_digits(&ld) != 0 || zoll_rules_db(&ld) != 0
-        || zoll_rules_examples(&ld) != 0)
+        || zoll_rules_whole(&ld) != 0 || zoll_rules_examples(&ld) != 0)
     {
         goto failed;
     }
@@ -1503,6 +2039,7 @@ zoll_rules_free(zoll_rules_t *rs)
 
     hs_free_database(rs->db);
     free(rs->digit_rules);
+    free(rs->whole_rules);
     free(rs->rules);
     free(rs->names);
     json_decref(rs->packs);

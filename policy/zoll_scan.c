@@ -43,6 +43,10 @@
 #define _GNU_SOURCE          /* qsort_r */
 #include "zoll_internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -55,6 +59,12 @@
 #define ZOLL_JIT_STACK    (512 * 1024)
 
 
+typedef struct {
+    const zoll_scanner_t  *sc;
+    const zoll_rule_t     *rule;
+} zoll_callout_ctx_t;
+
+
 struct zoll_scanner_s {
     const zoll_rules_t    *rules;
     unsigned               mode;
@@ -65,6 +75,10 @@ struct zoll_scanner_s {
     pcre2_match_data      *md;
     pcre2_match_context   *mctx;
     pcre2_jit_stack       *jit;
+    PCRE2_SIZE            *ov;            /* md's ovector */
+    zoll_callout_ctx_t     cx;            /* the list callout's data: set
+                                             once, its rule at each
+                                             search */
 
     const unsigned char   *text;
     size_t                 len;
@@ -78,6 +92,9 @@ struct zoll_scanner_s {
     size_t                 nout;
     size_t                 ocap;
 };
+
+
+static int zoll_list_callout(pcre2_callout_block *cb, void *data);
 
 
 zoll_scanner_t *
@@ -105,6 +122,11 @@ zoll_scanner_new(const zoll_rules_t *rs, unsigned mode)
         return NULL;
     }
 
+    /* one callout function for every rule: a pattern without list
+     * references has no callout points, so it is never called there */
+    sc->ov = pcre2_get_ovector_pointer(sc->md);
+    sc->cx.sc = sc;
+    pcre2_set_callout(sc->mctx, zoll_list_callout, &sc->cx);
     pcre2_set_match_limit(sc->mctx, ZOLL_MATCH_LIMIT);
     pcre2_set_depth_limit(sc->mctx, ZOLL_DEPTH_LIMIT);
     pcre2_jit_stack_assign(sc->mctx, NULL, sc->jit);
@@ -222,12 +244,6 @@ zoll_context(const zoll_scanner_t *sc, const zoll_rule_t *r, size_t s,
 
     return zoll_words_in(r, t + lo, t + s) || zoll_words_in(r, t + e, t + hi);
 }
-
-
-typedef struct {
-    const zoll_scanner_t  *sc;
-    const zoll_rule_t     *rule;
-} zoll_callout_ctx_t;
 
 
 static int
@@ -379,15 +395,10 @@ zoll_match_range(zoll_scanner_t *sc, unsigned ri, size_t pos, size_t upto,
     size_t lim)
 {
     int                 rc;
-    PCRE2_SIZE         *ov;
-    zoll_callout_ctx_t  cx;
+    PCRE2_SIZE         *ov = sc->ov;
     const zoll_rule_t  *r = &sc->rules->rules[ri];
 
-    ov = pcre2_get_ovector_pointer(sc->md);
-
-    cx.sc = sc;
-    cx.rule = r;
-    pcre2_set_callout(sc->mctx, r->nlrefs ? zoll_list_callout : NULL, &cx);
+    sc->cx.rule = r;
     pcre2_set_offset_limit(sc->mctx, upto);
 
     while (pos <= upto && pos < lim) {
@@ -526,7 +537,7 @@ zoll_window(zoll_scanner_t *sc, unsigned ri, size_t ws, size_t upto)
 /* The digit gate (rules/README.md): one pass finds the runs of digits,
  * each digit at most ZOLL_DIGIT_GAP bytes after the one before, and a rule
  * gated by N digits with lead L searches the starts from L bytes before a
- * run of N or more digits to its last digit.  Most text holds few such
+ * run of N or more digits to its N-th digit from the end.  Most text holds few such
  * runs, so number rules cost about one memchr() over it. */
 
 static int
@@ -543,6 +554,24 @@ static size_t
 zoll_next_digit(const unsigned char *t, size_t i, size_t len)
 {
     uint64_t  x, lo7;
+
+#ifdef __SSE2__
+    /* sixteen bytes at a time where the CPU has SSE2 (every x86-64);
+     * signed compares, so bytes >= 0x80 never count */
+    __m128i   v, lo = _mm_set1_epi8('0' - 1), hi = _mm_set1_epi8('9' + 1);
+    unsigned  bits;
+
+    for ( /* void */ ; i + 16 <= len; i += 16) {
+        v = _mm_loadu_si128((const __m128i *) (t + i));
+        bits = (unsigned) _mm_movemask_epi8(
+                   _mm_and_si128(_mm_cmpgt_epi8(v, lo),
+                                 _mm_cmplt_epi8(v, hi)));
+
+        if (bits) {
+            return i + __builtin_ctz(bits);
+        }
+    }
+#endif
 
     for ( /* void */ ; i + 8 <= len; i += 8) {
         memcpy(&x, t + i, 8);
@@ -564,10 +593,18 @@ zoll_next_digit(const unsigned char *t, size_t i, size_t len)
 }
 
 
+/* A match holds N digits of a run, one after the other, so the first of
+ * them is at the latest the run's N-th digit from its end, and the match
+ * starts at or before that digit: a rule is searched from L bytes before
+ * the run's first digit to there, not to the run's last digit, which
+ * spares the starts in a long run's tail (an 8-digit phone rule in a
+ * 16-digit run tries 9 starts, not 16).  tail[] holds the positions of
+ * the run's last 64 digits (a gate needs at most 64). */
+
 static int
 zoll_scan_digits(zoll_scanner_t *sc)
 {
-    size_t              i, j, first, last, n, k, lead;
+    size_t              i, j, first, last, n, k, lead, tail[64];
     unsigned            ri;
     const zoll_rule_t  *r;
     const zoll_rules_t *rs = sc->rules;
@@ -577,11 +614,13 @@ zoll_scan_digits(zoll_scanner_t *sc)
 
     while (i < sc->len) {
         first = last = i;
+        tail[0] = i;
         n = 1;
 
         for (j = i + 1; j < sc->len && j - last <= ZOLL_DIGIT_GAP + 1; j++) {
             if (zoll_is_digit(t[j])) {
                 last = j;
+                tail[n & 63] = j;
                 n++;
             }
         }
@@ -596,15 +635,19 @@ zoll_scan_digits(zoll_scanner_t *sc)
             ri = rs->digit_rules[k];
             r = &rs->rules[ri];
 
-            if (n < r->gate_digits
-                || (sc->only >= 0 && ri != (unsigned) sc->only))
-            {
+            if (n < r->gate_digits) {
+                break;          /* digit_rules are sorted by gate_digits */
+            }
+
+            if (sc->only >= 0 && ri != (unsigned) sc->only) {
                 continue;
             }
 
             lead = first > r->gate_lead ? first - r->gate_lead : 0;
 
-            if (zoll_window(sc, ri, lead, last) != 0) {
+            if (zoll_window(sc, ri, lead, tail[(n - r->gate_digits) & 63])
+                != 0)
+            {
                 return -1;
             }
         }
@@ -653,6 +696,44 @@ zoll_span_cmp_rank(const void *a, const void *b, void *arg)
 }
 
 
+/* Sorts spans by cmp, a total order (ties only between equal spans), so
+ * the result is the one qsort() gives; a text's few candidates and a
+ * cluster's handful are sorted by insertion, without qsort()'s set-up,
+ * which cost more than the sorting at one or two spans a text. */
+
+static void
+zoll_span_sort(zoll_span_t *a, size_t n,
+    int (*cmp)(const void *, const void *, void *), void *arg)
+{
+    size_t       i, j;
+    zoll_span_t  t;
+
+    if (n > 16) {
+        qsort_r(a, n, sizeof(zoll_span_t), cmp, arg);
+        return;
+    }
+
+    for (i = 1; i < n; i++) {
+        t = a[i];
+
+        for (j = i; j > 0 && cmp(&a[j - 1], &t, arg) > 0; j--) {
+            a[j] = a[j - 1];
+        }
+
+        a[j] = t;
+    }
+}
+
+
+static int
+zoll_span_cmp_pos_r(const void *a, const void *b, void *arg)
+{
+    (void) arg;
+
+    return zoll_span_cmp_pos(a, b);
+}
+
+
 /* Overlaps are settled within clusters of candidates that overlap each
  * other transitively; clusters are small (usually one span), so the
  * quadratic pick inside one costs nothing. */
@@ -669,7 +750,7 @@ zoll_resolve(zoll_scanner_t *sc)
         return 0;
     }
 
-    qsort(c, sc->ncand, sizeof(zoll_span_t), zoll_span_cmp_pos);
+    zoll_span_sort(c, sc->ncand, zoll_span_cmp_pos_r, NULL);
 
     for (i = 0; i < sc->ncand; i = j) {
         end = c[i].end;
@@ -687,8 +768,7 @@ zoll_resolve(zoll_scanner_t *sc)
             continue;
         }
 
-        qsort_r(c + i, j - i, sizeof(zoll_span_t), zoll_span_cmp_rank,
-                (void *) sc->rules);
+        zoll_span_sort(c + i, j - i, zoll_span_cmp_rank, (void *) sc->rules);
 
         a = sc->nout;
 
@@ -709,8 +789,7 @@ zoll_resolve(zoll_scanner_t *sc)
             }
         }
 
-        qsort(sc->out + a, sc->nout - a, sizeof(zoll_span_t),
-              zoll_span_cmp_pos);
+        zoll_span_sort(sc->out + a, sc->nout - a, zoll_span_cmp_pos_r, NULL);
     }
 
     return 0;
@@ -720,7 +799,7 @@ zoll_resolve(zoll_scanner_t *sc)
 static int
 zoll_scan_all(zoll_scanner_t *sc, const unsigned char *text, size_t len)
 {
-    size_t              i;
+    size_t              i, k, n;
     hs_error_t          rc;
     const zoll_rules_t  *rs = sc->rules;
 
@@ -750,18 +829,20 @@ zoll_scan_all(zoll_scanner_t *sc, const unsigned char *text, size_t len)
         return -1;
     }
 
-    for (i = 0; i < rs->nrules; i++) {
+    /* PCRE2 over the whole text: every rule on the reference path, on
+     * the prefiltered one the rules neither gated by digits nor in the
+     * database (rs->whole_rules, in rule order) */
+    n = sc->mode == ZOLL_SCAN_PCRE_ONLY ? rs->nrules : rs->nwhole_rules;
+
+    for (k = 0; k < n; k++) {
+        i = sc->mode == ZOLL_SCAN_PCRE_ONLY ? k : rs->whole_rules[k];
+
         if (sc->only >= 0 && i != (size_t) sc->only) {
             continue;
         }
 
-        if (sc->mode == ZOLL_SCAN_PCRE_ONLY
-            || (rs->rules[i].gate != ZOLL_GATE_DIGITS
-                && (rs->db == NULL || !rs->rules[i].in_db)))
-        {
-            if (zoll_match_range(sc, (unsigned) i, 0, len, len) != 0) {
-                return -1;
-            }
+        if (zoll_match_range(sc, (unsigned) i, 0, len, len) != 0) {
+            return -1;
         }
     }
 
@@ -809,7 +890,7 @@ zoll_scan_rule(zoll_scanner_t *sc, unsigned rule, const unsigned char *text,
     }
 
     if (sc->ncand) {
-        qsort(sc->cand, sc->ncand, sizeof(zoll_span_t), zoll_span_cmp_pos);
+        zoll_span_sort(sc->cand, sc->ncand, zoll_span_cmp_pos_r, NULL);
     }
 
     *spans = sc->cand;

@@ -798,10 +798,42 @@ test_scan_starts_with_prefilter(void **state)
 }
 
 
+/* Literal alternations are compiled as tries (zoll_rules.c, zoll_factor):
+ * whichever alternatives could match at a place are still tried in the
+ * order written, across shared prefixes, an alternative that is the
+ * prefix of others, a repeated word, UTF-8 letters and the ways of
+ * writing one character ("[ ]", "\\ ", "\\."). */
+
+static void
+test_scan_literal_tries(void **state)
+{
+    zoll_rules_t  *rs;
+
+    (void) state;
+
+    rs = zt_rules("rules_trie");
+
+    zt_expect(rs, "Drive Dro Drx", "short_first[0,2) short_first[6,8) "
+              "short_first[10,12)");
+    zt_expect(rs, "Kaiserin Kaiser Kai x Kaiserinnen",
+              "long_first[0,8) long_first[9,15) long_first[16,19)");
+    zt_expect(rs, "Qabcd Qabd Qad Qa Qabcdd",
+              "empty_between[0,5) empty_between[6,10) empty_between[11,14) "
+              "empty_between[18,23)");
+    zt_expect(rs, "#Die #Diego #Dienstag #Dienstags #Das #Übel #Überall",
+              "stop[6,11) stop[23,32) stop[46,54)");
+    zt_expect(rs, "a bx a cx a.dx a.ex ä-fx a-bx",
+              "spelled[0,4) spelled[5,9) spelled[10,14) spelled[15,19) "
+              "spelled[20,25)");
+
+    zoll_rules_free(rs);
+}
+
+
 /* Gates (rules/README.md).  A rule gated by digits is searched only around
  * runs of digits, each at most ZOLL_DIGIT_GAP (4) bytes after the one
- * before, from "lead" bytes before a run's first digit to its last; a
- * match inside a run that began earlier is found.  A rule gated by context
+ * before, from "lead" bytes before a run's first digit to its N-th digit
+ * from the end; a match inside a run that began earlier is found.  A rule gated by context
  * is searched only around its context words, at both ends of the window.
  * The gates are real: a pair five spaces apart is no digit run, so the
  * prefiltered scan does not look there while PCRE2 alone finds it (which
@@ -825,6 +857,12 @@ test_scan_gates(void **state)
     zt_expect(rs, "1 2 3 4 5 ++123456 and 12.3 ++654321",
               "plus[10,18) plus[28,36)");
     zt_expect(rs, "++12345 ++1234567 x++123456", "plus[19,27)");
+
+    /* a run is searched up to its N-th digit from the end: a match whose
+     * N digits end the run, or begin it with more after them */
+    zt_expect(rs, "1 2 3 4 5 6 7 8 9 ++123456", "plus[18,26)");
+    zt_expect(rs, "++123456 7 8", "plus[0,8)");
+    zt_expect(rs, "x 123 456", "pair[2,9)");
 
     zt_expect(rs, "ref:      XYX", "ref[10,13)");
     zt_expect(rs, "ref:       XYX", "");
@@ -1074,6 +1112,7 @@ zt_rules_tests(void)
         cmocka_unit_test(test_scan_max_len),
         cmocka_unit_test(test_rules_not_prefiltered),
         cmocka_unit_test(test_scan_starts_with_prefilter),
+        cmocka_unit_test(test_scan_literal_tries),
         cmocka_unit_test(test_scan_gates),
         cmocka_unit_test(test_scan_match_limit_fails_closed),
         cmocka_unit_test(test_pack_directory_errors),
