@@ -143,11 +143,7 @@ zoll_buf_json_str(zoll_buf_t *b, const char *str, size_t n)
         run = s;
 
         /* copy runs of bytes that need no escaping in one go */
-        while (s < end && *s >= 0x20 && *s < 0x80 && *s != '"'
-               && *s != '\\')
-        {
-            s++;
-        }
+        s = zoll_next_special(s, end, 1);
 
         zoll_buf_raw(b, (const char *) run, s - run);
 

@@ -11,6 +11,11 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <string.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define PCRE2_CODE_UNIT_WIDTH  8
 #include <pcre2.h>
@@ -81,6 +86,87 @@ EVP_MAC_CTX *zoll_hmac_sha256_new(const void *key, size_t len);
 /* SWAR: a byte repeated in all eight bytes of a word, and the high bits */
 #define ZOLL_ONES   0x0101010101010101ULL
 #define ZOLL_HIGHS  0x8080808080808080ULL
+
+
+#ifdef __SSE2__
+
+/* The bytes of x a JSON string cannot hold as they are ('"', '\\', a
+ * control character), one bit each. */
+
+static inline unsigned
+zoll_special16(__m128i x)
+{
+    const __m128i  ctl = _mm_set1_epi8(0x1f);
+
+    return (unsigned) _mm_movemask_epi8(
+               _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                         _mm_cmpeq_epi8(x,
+                                                        _mm_set1_epi8('\\'))),
+                            _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl)));
+}
+
+#endif
+
+
+/* The first byte at or after p that a JSON string cannot hold as it is
+ * ('"', '\\', a control character) or, with high, that starts a UTF-8
+ * sequence: the redactor's validation and re-encoding and the records'
+ * escaping.  Within a word the lowest flagged byte is exact (a borrow only
+ * ever flags bytes above a real one), so its index comes from the
+ * trailing zeros.  Inlined: strings in code hold an escape every few
+ * dozen bytes, and a call per escape shows. */
+
+static inline __attribute__((always_inline)) const unsigned char *
+zoll_next_special(const unsigned char *p, const unsigned char *end, int high)
+{
+    uint64_t  v, q, b, m;
+
+#ifdef __SSE2__
+    /* sixteen bytes at a time where the CPU has SSE2 (every x86-64):
+     * escapes and quotes come every few dozen bytes in pasted code, so
+     * this loop runs on most of a body's bytes twice (validation and
+     * re-encoding) */
+    __m128i   x;
+    unsigned  bits;
+
+    for ( /* void */ ; end - p >= 16; p += 16) {
+        x = _mm_loadu_si128((const __m128i *) p);
+        bits = zoll_special16(x);
+
+        if (high) {
+            bits |= (unsigned) _mm_movemask_epi8(x);
+        }
+
+        if (bits) {
+            return p + __builtin_ctz(bits);
+        }
+    }
+#endif
+
+    for ( /* void */ ; end - p >= 8; p += 8) {
+        memcpy(&v, p, 8);
+        q = v ^ (ZOLL_ONES * '"');
+        b = v ^ (ZOLL_ONES * '\\');
+        m = (((q - ZOLL_ONES) & ~q) | ((b - ZOLL_ONES) & ~b)
+             | ((v - ZOLL_ONES * 0x20) & ~v) | (high ? v : 0)) & ZOLL_HIGHS;
+
+        if (m) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            return p + (__builtin_ctzll(m) >> 3);
+#else
+            break;
+#endif
+        }
+    }
+
+    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20
+           && !(high && *p >= 0x80))
+    {
+        p++;
+    }
+
+    return p;
+}
 
 
 /* A bounded writer that keeps counting past its capacity, so callers learn

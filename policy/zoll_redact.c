@@ -21,10 +21,6 @@
 
 #include "zoll_internal.h"
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,85 +211,6 @@ zoll_bad(zoll_redactor_t *rd, zoll_status_e s, size_t at, const char *what)
 
 
 /* Strings */
-
-
-/* The first byte at or after p that a JSON string cannot hold as it is
- * ('"', '\\', a control character) or, with high, that starts a UTF-8
- * sequence: eight bytes at a time, the common case.  Within a word the
- * lowest flagged byte is exact (a borrow only ever flags bytes above a
- * real one), so its index comes from the trailing zeros. */
-
-#ifdef __SSE2__
-
-/* The bytes of x a JSON string cannot hold as they are ('"', '\\', a
- * control character), one bit each. */
-
-static unsigned
-zoll_special16(__m128i x)
-{
-    const __m128i  ctl = _mm_set1_epi8(0x1f);
-
-    return (unsigned) _mm_movemask_epi8(
-               _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                                         _mm_cmpeq_epi8(x,
-                                                        _mm_set1_epi8('\\'))),
-                            _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl)));
-}
-
-#endif
-
-
-static inline __attribute__((always_inline)) const unsigned char *
-zoll_next_special(const unsigned char *p, const unsigned char *end, int high)
-{
-    uint64_t  v, q, b, m;
-
-#ifdef __SSE2__
-    /* sixteen bytes at a time where the CPU has SSE2 (every x86-64):
-     * escapes and quotes come every few dozen bytes in pasted code, so
-     * this loop runs on most of a body's bytes twice (validation and
-     * re-encoding) */
-    __m128i   x;
-    unsigned  bits;
-
-    for ( /* void */ ; end - p >= 16; p += 16) {
-        x = _mm_loadu_si128((const __m128i *) p);
-        bits = zoll_special16(x);
-
-        if (high) {
-            bits |= (unsigned) _mm_movemask_epi8(x);
-        }
-
-        if (bits) {
-            return p + __builtin_ctz(bits);
-        }
-    }
-#endif
-
-    for ( /* void */ ; end - p >= 8; p += 8) {
-        memcpy(&v, p, 8);
-        q = v ^ (ZOLL_ONES * '"');
-        b = v ^ (ZOLL_ONES * '\\');
-        m = (((q - ZOLL_ONES) & ~q) | ((b - ZOLL_ONES) & ~b)
-             | ((v - ZOLL_ONES * 0x20) & ~v) | (high ? v : 0)) & ZOLL_HIGHS;
-
-        if (m) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-            return p + (__builtin_ctzll(m) >> 3);
-#else
-            break;
-#endif
-        }
-    }
-
-    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20
-           && !(high && *p >= 0x80))
-    {
-        p++;
-    }
-
-    return p;
-}
 
 
 /* the character after a backslash of a two-character escape */
