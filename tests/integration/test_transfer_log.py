@@ -335,7 +335,11 @@ def test_rotation_without_a_reopen_signal_is_found_within_a_second(
 
     new = records(log)
     assert new[0]["event"] == "checkpoint" and new[0]["reason"] == "reopen"
-    assert [r["event"] for r in new[1:5]] == ["decision", "outcome"] * 2
+    # the two requests after the second: both records in the new file (the
+    # request before it may have its decision in the old file and its
+    # outcome in the new one)
+    events = [r["event"] for r in new]
+    assert events.count("decision") >= 2 and events.count("outcome") >= 2
     old = records(moved)
     assert all(r["seq"] < new[0]["seq"] for r in old)
     rc, out = verify(pubkey, moved, log)
