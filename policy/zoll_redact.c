@@ -713,19 +713,24 @@ zoll_replace(zoll_redactor_t *rd, const zoll_span_t *sp,
     const unsigned char *text, char buf[ZOLL_REPLACEMENT_LEN],
     const unsigned char **out, size_t *len)
 {
-    int                  n;
     char                 hex[ZOLL_PSEUDONYM_HEX + 1];
     unsigned             op;
+    zoll_buf_t           b;
     const char          *entity;
     const zoll_token_t  *t;
 
     op = rd->tenant->profile->ops[sp->entity];
     entity = zoll_rules_entity(rd->policy->rules, sp->entity);
 
+    /* once per span: no printf.  Entity names are at most
+     * ZOLL_ENTITY_NAME_MAX bytes, so every form fits. */
+    zoll_buf_init(&b, buf, ZOLL_REPLACEMENT_LEN);
+    zoll_buf_raw(&b, "[", 1);
+    zoll_buf_cstr(&b, entity);
+
     switch (op) {
 
     case ZOLL_OP_MASK:
-        n = snprintf(buf, ZOLL_REPLACEMENT_LEN, "[%s]", entity);
         break;
 
     case ZOLL_OP_PSEUDONYMIZE:
@@ -734,7 +739,8 @@ zoll_replace(zoll_redactor_t *rd, const zoll_span_t *sp,
         {
             return -1;
         }
-        n = snprintf(buf, ZOLL_REPLACEMENT_LEN, "[%s_%s]", entity, hex);
+        zoll_buf_raw(&b, "_", 1);
+        zoll_buf_raw(&b, hex, ZOLL_PSEUDONYM_HEX);
         break;
 
     case ZOLL_OP_TOKENIZE:
@@ -742,8 +748,8 @@ zoll_replace(zoll_redactor_t *rd, const zoll_span_t *sp,
         if (t == NULL) {
             return -1;
         }
-        n = snprintf(buf, ZOLL_REPLACEMENT_LEN, "[%s_%u]", entity,
-                     t->number);
+        zoll_buf_raw(&b, "_", 1);
+        zoll_buf_uint(&b, t->number);
         break;
 
     default:    /* keep; block refuses the whole body anyway */
@@ -752,8 +758,14 @@ zoll_replace(zoll_redactor_t *rd, const zoll_span_t *sp,
         return 0;
     }
 
+    zoll_buf_raw(&b, "]", 1);
+
+    if (zoll_buf_finish(&b) >= ZOLL_REPLACEMENT_LEN) {
+        return -1;
+    }
+
     *out = (const unsigned char *) buf;
-    *len = (size_t) n;
+    *len = b.len;
     return 0;
 }
 
