@@ -407,10 +407,21 @@ def test_four_workers_under_load_with_rotation_reload_and_restart(
     assert all(d["decision"] == "forwarded" for d in decisions)
     m = re.search(r"(\d+) requests in", out)
     assert m and int(m.group(1)) > 100, out
-    # what left is exactly what was recorded
-    assert len(decisions) == len(upstream) == len(outcomes) > 100
+    # every request has its decision and its outcome
+    assert len(decisions) == len(outcomes) > 100
     assert ({d["request_id"] for d in decisions}
             == {o["request_id"] for o in outcomes})
+    # nothing left without its records, and every answered request left.
+    # The decision is written before the request goes on, so a client that
+    # gives up in between (wrk stopping with -c8 requests in flight, or a
+    # wrk timeout) leaves a decision whose outcome is 499 without an
+    # upstream status, and the upstream may or may not have the request
+    answered = [o for o in outcomes if o["upstream_status"] is not None]
+    assert len(answered) <= len(upstream) <= len(decisions)
+    gave_up = [o for o in outcomes if o["upstream_status"] is None]
+    assert all(o["status"] == 499 for o in gave_up), gave_up
+    t = re.search(r"timeout (\d+)", out)
+    assert len(gave_up) <= 8 + (int(t.group(1)) if t else 0), (gave_up, out)
     reasons = [r["reason"] for r in recs if r["event"] == "checkpoint"]
     for reason in ("start", "reopen", "reload", "shutdown"):
         assert reason in reasons, reasons
