@@ -1,13 +1,44 @@
 /*
- * Bounded output buffer and JSON string escaping for records and errors.
+ * Bounded output buffer and JSON string escaping for records and errors;
+ * the growable buffers of the redactor and the restorer.
  */
 
 #include "zoll_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+
+/* *buf holds at least need bytes, its capacity doubled from 256 (or from
+ * what it has) as needed; -1 and *buf unchanged without memory. */
+
+int
+zoll_grow(unsigned char **buf, size_t *cap, size_t need)
+{
+    size_t          ncap;
+    unsigned char  *nb;
+
+    if (need <= *cap) {
+        return 0;
+    }
+
+    ncap = *cap ? *cap : 256;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+
+    nb = realloc(*buf, ncap);
+    if (nb == NULL) {
+        return -1;
+    }
+
+    *buf = nb;
+    *cap = ncap;
+    return 0;
+}
 
 
 void

@@ -179,6 +179,7 @@ typedef struct {
 } zoll_buf_t;
 
 void zoll_buf_init(zoll_buf_t *b, char *p, size_t cap);
+int zoll_grow(unsigned char **buf, size_t *cap, size_t need);
 void zoll_buf_raw(zoll_buf_t *b, const char *s, size_t n);
 void zoll_buf_cstr(zoll_buf_t *b, const char *s);
 void zoll_buf_uint(zoll_buf_t *b, uint64_t v);

@@ -158,32 +158,6 @@ zoll_redactor_free(zoll_redactor_t *rd)
 
 
 static int
-zoll_grow(unsigned char **buf, size_t *cap, size_t need)
-{
-    size_t          ncap;
-    unsigned char  *nb;
-
-    if (need <= *cap) {
-        return 0;
-    }
-
-    ncap = *cap ? *cap : 256;
-    while (ncap < need) {
-        ncap *= 2;
-    }
-
-    nb = realloc(*buf, ncap);
-    if (nb == NULL) {
-        return -1;
-    }
-
-    *buf = nb;
-    *cap = ncap;
-    return 0;
-}
-
-
-static int
 zoll_out(zoll_redactor_t *rd, const void *p, size_t n)
 {
     if (zoll_grow(&rd->out, &rd->ocap, rd->olen + n) != 0) {

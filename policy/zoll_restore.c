@@ -155,28 +155,14 @@ static const char *const  zoll_rs_json_keys[] = {
 static int
 zoll_rs_grow(zoll_restorer_t *rs, zoll_rs_buf_t *b, size_t n)
 {
-    size_t          cap;
-    unsigned char  *np;
-
     /* lines and events are bounded; what goes out is not held */
-    if (b != &rs->out && b->len + n > ZOLL_RESTORE_EVENT_MAX + 4096) {
+    if ((b != &rs->out && b->len + n > ZOLL_RESTORE_EVENT_MAX + 4096)
+        || zoll_grow(&b->p, &b->cap, b->len + n) != 0)
+    {
         rs->failed = 1;
         return -1;
     }
 
-    cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n) {
-        cap *= 2;
-    }
-
-    np = realloc(b->p, cap);
-    if (np == NULL) {
-        rs->failed = 1;
-        return -1;
-    }
-
-    b->p = np;
-    b->cap = cap;
     return 0;
 }
 
