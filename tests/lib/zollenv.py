@@ -163,11 +163,17 @@ MOCK_CONTROLS = ("x-mock-delta", "x-mock-chop", "x-mock-delay-ms",
                  "x-mock-escape", "x-mock-gzip")
 
 
-def forward_mock_controls(locations):
+def forward_headers(headers):
+    """proxy_set_header lines passing the client's headers on as they
+    came (zoll_proxy.conf forwards an allow-list only)."""
+    return "".join(f"    proxy_set_header {h} $http_{h.replace('-', '_')};\n"
+                   for h in headers)
+
+
+def forward_mock_controls(locations, headers=MOCK_CONTROLS):
     """locations.conf with the mocks' control headers forwarded after each
-    include of zoll_proxy.conf (only in test gateways)."""
-    lines = "".join(f"    proxy_set_header {h} $http_{h.replace('-', '_')};\n"
-                    for h in MOCK_CONTROLS)
+    include of zoll_proxy.conf (only in test gateways and benches)."""
+    lines = forward_headers(headers)
     out = []
     for line in locations.splitlines(keepends=True):
         out.append(line)
