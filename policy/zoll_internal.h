@@ -286,11 +286,15 @@ typedef struct {
                                            match starts */
     unsigned             ctx_required:1;
     unsigned             jit:1;         /* re is JIT-compiled */
+    unsigned             first_known:1; /* first[] holds every byte a match
+                                           can start with */
     zoll_gate_e          gate;
     unsigned             gate_digits;   /* ZOLL_GATE_DIGITS: a match holds
                                            a run of this many digits */
     unsigned             gate_lead;     /* and starts at most this many
                                            bytes before its first digit */
+    uint64_t             first[4];      /* PCRE2's start bytes, for a digit
+                                           window without any of them */
     zoll_validator_pt    validate;
     int                  priority;
     size_t               max_len;

@@ -1085,6 +1085,63 @@ zoll_factor(const char *pattern, uint32_t opts)
 }
 
 
+/* The bytes any match of the rule starts with, as PCRE2 worked them out
+ * (its start bitmap, or its first code unit): a digit window holding none
+ * of them is skipped without a call into PCRE2, which costs more than
+ * looking at a window's few bytes (an IBAN must start with a letter, and
+ * most digit runs have none before them).  A first code unit is taken in
+ * both cases if it is an ASCII letter, since PCRE2 does not say whether
+ * it is caseless, and not at all beyond ASCII. */
+
+static void
+zoll_first_bytes(zoll_rule_t *rule)
+{
+    uint32_t              type, unit;
+    unsigned              c;
+    const unsigned char  *map;
+
+    rule->first_known = 0;
+    memset(rule->first, 0, sizeof(rule->first));
+
+    if (pcre2_pattern_info(rule->re, PCRE2_INFO_FIRSTCODETYPE, &type) != 0) {
+        return;
+    }
+
+    if (type == 0) {
+        if (pcre2_pattern_info(rule->re, PCRE2_INFO_FIRSTBITMAP, &map) != 0
+            || map == NULL)
+        {
+            return;
+        }
+
+        for (c = 0; c < 256; c++) {
+            if (map[c >> 3] & (1u << (c & 7))) {
+                rule->first[c >> 6] |= (uint64_t) 1 << (c & 63);
+            }
+        }
+
+        rule->first_known = 1;
+        return;
+    }
+
+    if (type != 1
+        || pcre2_pattern_info(rule->re, PCRE2_INFO_FIRSTCODEUNIT, &unit) != 0
+        || unit >= 0x80)
+    {
+        return;
+    }
+
+    rule->first[unit >> 6] |= (uint64_t) 1 << (unit & 63);
+
+    if ((unit | 0x20) >= 'a' && (unit | 0x20) <= 'z') {
+        unit ^= 0x20;
+        rule->first[unit >> 6] |= (uint64_t) 1 << (unit & 63);
+    }
+
+    rule->first_known = 1;
+}
+
+
 static int
 zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
     const char *pattern, const char *prefilter)
@@ -1146,6 +1203,8 @@ zoll_rule_compile(zoll_rload_t *ld, const char *path, zoll_rule_t *rule,
 
     /* without JIT the scan is many times slower, but still correct */
     rule->jit = pcre2_jit_compile(rule->re, PCRE2_JIT_COMPLETE) == 0;
+
+    zoll_first_bytes(rule);
 
     group = pcre2_substring_number_from_name(rule->re, (PCRE2_SPTR) "pii");
     rule->group = group > 0 ? (unsigned) group : 0;

@@ -593,6 +593,23 @@ zoll_next_digit(const unsigned char *t, size_t i, size_t len)
 }
 
 
+/* Could a match of rule r start in [p, last]?  Not if none of its bytes
+ * is one a match can start with (zoll_first_bytes). */
+
+static int
+zoll_starts_in(const zoll_rule_t *r, const unsigned char *p,
+    const unsigned char *last)
+{
+    for ( /* void */ ; p <= last; p++) {
+        if (r->first[*p >> 6] & ((uint64_t) 1 << (*p & 63))) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* A match holds N digits of a run, one after the other, so the first of
  * them is at the latest the run's N-th digit from its end, and the match
  * starts at or before that digit: a rule is searched from L bytes before
@@ -604,7 +621,7 @@ zoll_next_digit(const unsigned char *t, size_t i, size_t len)
 static int
 zoll_scan_digits(zoll_scanner_t *sc)
 {
-    size_t              i, j, first, last, n, k, lead, tail[64];
+    size_t              i, j, first, last, n, k, lead, upto, tail[64];
     unsigned            ri;
     const zoll_rule_t  *r;
     const zoll_rules_t *rs = sc->rules;
@@ -644,10 +661,14 @@ zoll_scan_digits(zoll_scanner_t *sc)
             }
 
             lead = first > r->gate_lead ? first - r->gate_lead : 0;
+            upto = tail[(n - r->gate_digits) & 63];
 
-            if (zoll_window(sc, ri, lead, tail[(n - r->gate_digits) & 63])
-                != 0)
-            {
+            if (r->first_known && !zoll_starts_in(r, t + lead, t + upto)) {
+                zoll_examined(sc, ri, upto + 1);    /* as PCRE2 would */
+                continue;
+            }
+
+            if (zoll_window(sc, ri, lead, upto) != 0) {
                 return -1;
             }
         }
