@@ -301,6 +301,8 @@ typedef struct {
     size_t               back;          /* a match starts at most this far
                                            before its prefilter match's
                                            end: "lead", else max_len */
+    int                  lead_spaces;   /* and has at most this many spaces
+                                           before that end, or -1 */
     const char         **ctx_words;
     size_t               nctx_words;
     uint64_t             ctx_first[4];  /* the bytes a context word starts

@@ -1338,8 +1338,8 @@ zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
 {
     static const char *const  keys[] = {
         "id", "entity", "pattern", "prefilter", "starts_with_prefilter",
-        "flags", "validator", "priority", "max_len", "lead", "context",
-        "gate", "examples", "description", NULL
+        "flags", "validator", "priority", "max_len", "lead", "lead_spaces",
+        "context", "gate", "examples", "description", NULL
     };
 
     int          e, rc;
@@ -1451,6 +1451,23 @@ zoll_rule_load(zoll_rload_t *ld, json_t *o, const char *path,
     }
 
     rule->back = (size_t) n;
+
+    /* "lead_spaces": at most this many spaces lie between a match's start
+     * and the end of a prefilter match in it ("Lange Straße 5": two), so
+     * a report's window begins after the space before them: one word or
+     * three back, not max_len bytes, whatever the words' lengths */
+    if (zoll_rint(ld, o, path, "lead_spaces", 0, (long) rule->max_len, -1,
+                  &n) != 0)
+    {
+        return -1;
+    }
+
+    if (n >= 0 && (prefilter == NULL || rule->som)) {
+        return zoll_rfail(ld, path, "\"lead_spaces\" needs a \"prefilter\" "
+                          "without \"starts_with_prefilter\"");
+    }
+
+    rule->lead_spaces = (int) n;
 
     ex = json_object_get(o, "examples");
 

@@ -12,7 +12,8 @@
  * prefilter mode, or a simpler "prefilter" the rule gives (a salutation, a
  * first name).  The contract: every real match contains the end of a
  * prefilter match.  At a report PCRE2 looks for matches that start at most
- * max_len before it (never before the end of the rule's previous match)
+ * max_len before it (or the rule's "lead", or no further back than its
+ * "lead_spaces" allow; never before the end of the rule's previous match)
  * and not after it, so text that no rule could match costs one Vectorscan
  * pass and nothing else.  A rule whose matches start where its prefilter's
  * do ("starts_with_prefilter": a first name, "Bearer ") has Vectorscan
@@ -460,6 +461,22 @@ static int zoll_window(zoll_scanner_t *sc, unsigned ri, size_t ws,
     size_t upto);
 
 
+/* The earliest start in [ws, to) with at most n spaces after it before
+ * "to": just after the (n+1)-th space back from "to", or ws. */
+
+static size_t
+zoll_after_spaces(const unsigned char *t, size_t ws, size_t to, int n)
+{
+    while (to > ws) {
+        if (t[--to] == ' ' && n-- == 0) {
+            return to + 1;
+        }
+    }
+
+    return ws;
+}
+
+
 static int
 zoll_on_report(unsigned int id, unsigned long long from,
     unsigned long long to, unsigned int flags, void *ctx)
@@ -493,6 +510,10 @@ zoll_on_report(unsigned int id, unsigned long long from,
     } else {
         ws = to > r->back ? to - r->back : 0;
         upto = to;
+
+        if (r->lead_spaces >= 0) {
+            ws = zoll_after_spaces(sc->text, ws, to, r->lead_spaces);
+        }
     }
 
     if (zoll_window(sc, id, ws, upto) != 0) {

@@ -995,6 +995,14 @@ static const zt_bad_pack_t  zt_bad_packs[] = {
     { "test_pack_lead_without_prefilter", "rules_bad_lead",
       "bad.json: $.rules[0]: \"lead\" needs a \"prefilter\" without "
       "\"starts_with_prefilter\"", 0 },
+    /* "street" has the two spaces it allows before its report; "short"
+     * has two where it allows one, and its example shows it */
+    { "test_pack_lead_spaces_too_few", "rules_bad_lead_spaces",
+      "bad.json: $.short.examples.match[0]: \"[[Kleine Fischergasse 3]]\" "
+      "must match exactly the marked span (prefiltered)", 0 },
+    { "test_pack_lead_spaces_with_som", "rules_bad_lead_spaces_som",
+      "bad.json: $.rules[0]: \"lead_spaces\" needs a \"prefilter\" "
+      "without \"starts_with_prefilter\"", 0 },
     { "test_pack_gate_context_not_required", "rules_bad_gate_context",
       "bad.json: $.rules[0]: \"gate\": \"context\" needs "
       "\"context.required\": true", 0 },
