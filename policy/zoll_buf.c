@@ -63,13 +63,6 @@ zoll_buf_raw(zoll_buf_t *b, const char *s, size_t n)
 }
 
 
-void
-zoll_buf_cstr(zoll_buf_t *b, const char *s)
-{
-    zoll_buf_raw(b, s, strlen(s));
-}
-
-
 /* records hold a dozen numbers each; printf would be most of their cost */
 
 void

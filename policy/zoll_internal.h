@@ -181,7 +181,15 @@ typedef struct {
 void zoll_buf_init(zoll_buf_t *b, char *p, size_t cap);
 int zoll_grow(unsigned char **buf, size_t *cap, size_t need);
 void zoll_buf_raw(zoll_buf_t *b, const char *s, size_t n);
-void zoll_buf_cstr(zoll_buf_t *b, const char *s);
+
+/* inline, so that the length of a literal (most of the records' member
+ * names) is known when compiling, not counted on every record */
+static inline void
+zoll_buf_cstr(zoll_buf_t *b, const char *s)
+{
+    zoll_buf_raw(b, s, strlen(s));
+}
+
 void zoll_buf_uint(zoll_buf_t *b, uint64_t v);
 void zoll_buf_printf(zoll_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
