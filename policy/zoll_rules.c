@@ -1091,7 +1091,9 @@ zoll_factor(const char *pattern, uint32_t opts)
  * looking at a window's few bytes (an IBAN must start with a letter, and
  * most digit runs have none before them).  A first code unit is taken in
  * both cases if it is an ASCII letter, since PCRE2 does not say whether
- * it is caseless, and not at all beyond ASCII. */
+ * it is caseless, and not at all beyond ASCII; PCRE2 gives none for a
+ * caseless letter with a case beyond ASCII (k, K and the Kelvin sign:
+ * test_scan_gates), its start bitmap holds all of them. */
 
 static void
 zoll_first_bytes(zoll_rule_t *rule)

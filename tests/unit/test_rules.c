@@ -850,8 +850,8 @@ test_scan_gates(void **state)
 
     rs = zt_rules("rules_gate");
 
-    assert_int_equal(zoll_rules_count(rs, &pf), 5);
-    assert_int_equal(pf, 5);
+    assert_int_equal(zoll_rules_count(rs, &pf), 6);
+    assert_int_equal(pf, 6);
 
     zt_expect(rs, "x 123    456 y", "pair[2,12)");
     zt_expect(rs, "1 2 3 4 5 ++123456 and 12.3 ++654321",
@@ -866,10 +866,13 @@ test_scan_gates(void **state)
 
     /* a digit window holding no byte a match can start with is not
      * searched: PCRE2's start bytes (a class), the first one at the
-     * lead's edge; a caseless first letter (one code unit) in both cases */
+     * lead's edge; a caseless first letter (one code unit) in both cases;
+     * one with a case beyond ASCII (k, K, KELVIN SIGN) in all three */
     zt_expect(rs, "12 345678 AB123456 ab123456 ZZ999999",
               "cc[10,18) cc[28,36)");
     zt_expect(rs, "q123456 Q654321", "qq[0,7) qq[8,15)");
+    zt_expect(rs, "k123456 K654321 \xe2\x84\xaa" "111111",
+              "kk[0,7) kk[8,15) kk[16,25)");
 
     zt_expect(rs, "ref:      XYX", "ref[10,13)");
     zt_expect(rs, "ref:       XYX", "");
