@@ -1683,6 +1683,24 @@ zoll_pack_names(zoll_rload_t *ld)
 }
 
 
+/* Room for a list of rule indices, one per rule; NULL (and the error
+ * said) without memory. */
+
+static unsigned *
+zoll_rule_list(zoll_rload_t *ld)
+{
+    unsigned  *list;
+
+    list = calloc(ld->rules->nrules + 1, sizeof(unsigned));
+    if (list == NULL) {
+        ld->file = NULL;
+        (void) zoll_rfail(ld, "$", "out of memory");
+    }
+
+    return list;
+}
+
+
 /* The rules gated by digit runs, for the scanner's one pass over them. */
 
 static int
@@ -1692,10 +1710,9 @@ zoll_rules_digits(zoll_rload_t *ld)
     unsigned       k;
     zoll_rules_t  *rs = ld->rules;
 
-    rs->digit_rules = calloc(rs->nrules + 1, sizeof(unsigned));
+    rs->digit_rules = zoll_rule_list(ld);
     if (rs->digit_rules == NULL) {
-        ld->file = NULL;
-        return zoll_rfail(ld, "$", "out of memory");
+        return -1;
     }
 
     rs->digit_min = 64 + 1;
@@ -1832,10 +1849,9 @@ zoll_rules_whole(zoll_rload_t *ld)
     size_t         i;
     zoll_rules_t  *rs = ld->rules;
 
-    rs->whole_rules = calloc(rs->nrules + 1, sizeof(unsigned));
+    rs->whole_rules = zoll_rule_list(ld);
     if (rs->whole_rules == NULL) {
-        ld->file = NULL;
-        return zoll_rfail(ld, "$", "out of memory");
+        return -1;
     }
 
     for (i = 0; i < rs->nrules; i++) {
