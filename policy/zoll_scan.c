@@ -42,11 +42,7 @@
  */
 
 #define _GNU_SOURCE          /* qsort_r */
-#include "zoll_internal.h"
-
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
+#include "zoll_internal.h"     /* with <emmintrin.h> where SSE2 is */
 
 #include <stdlib.h>
 #include <string.h>
@@ -558,8 +554,8 @@ zoll_window(zoll_scanner_t *sc, unsigned ri, size_t ws, size_t upto)
 /* The digit gate (rules/README.md): one pass finds the runs of digits,
  * each digit at most ZOLL_DIGIT_GAP bytes after the one before, and a rule
  * gated by N digits with lead L searches the starts from L bytes before a
- * run of N or more digits to its N-th digit from the end.  Most text holds few such
- * runs, so number rules cost about one memchr() over it. */
+ * run of N or more digits to its N-th digit from the end.  Most text holds
+ * few such runs, so number rules cost about one memchr() over it. */
 
 static int
 zoll_is_digit(unsigned char c)
