@@ -320,6 +320,14 @@ typedef struct {
 } zoll_rule_t;
 
 
+/* The bench's ceiling (tests/bench/redact): one search of rule ri for a
+ * match starting in [pos, upto] of text, as a window makes it, with the
+ * spans it accepted in *spans; none of the rest of a scan. */
+int zoll_scan_at(zoll_scanner_t *sc, unsigned ri, const unsigned char *text,
+    size_t len, size_t pos, size_t upto, const zoll_span_t **spans,
+    size_t *n);
+
+
 struct zoll_rules_s {
     json_t              *packs;        /* owns the strings rules point to */
     char               **names;        /* pack file names */

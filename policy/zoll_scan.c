@@ -935,3 +935,28 @@ zoll_scan_rule(zoll_scanner_t *sc, unsigned rule, const unsigned char *text,
     *n = sc->ncand;
     return 0;
 }
+
+
+int
+zoll_scan_at(zoll_scanner_t *sc, unsigned ri, const unsigned char *text,
+    size_t len, size_t pos, size_t upto, const zoll_span_t **spans,
+    size_t *n)
+{
+    if (len > 0xffffffffu || ri >= sc->rules->nrules || upto >= len
+        || pos > upto)
+    {
+        return -1;
+    }
+
+    sc->text = text;
+    sc->len = len;
+    sc->ncand = 0;
+
+    if (zoll_match_range(sc, ri, pos, upto, len) != 0) {
+        return -1;
+    }
+
+    *spans = sc->cand;
+    *n = sc->ncand;
+    return 0;
+}

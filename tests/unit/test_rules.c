@@ -6,6 +6,7 @@
  */
 
 #include "zt.h"
+#include "zoll_internal.h"     /* zoll_scan_at */
 
 #include <malloc.h>
 #include <stdio.h>
@@ -443,6 +444,58 @@ test_scan_overlap(void **state)
     assert_string_equal(zt_fmt(rs, spans, n), "num[4,13)");
     zoll_scanner_free(sc);
 
+    zoll_rules_free(rs);
+}
+
+
+/* zoll_scan_at(), the redaction bench's ceiling: one search of one rule
+ * for a match starting in [pos, upto], its validator applied; nothing
+ * before pos or after upto is a start. */
+
+static void
+test_scan_at(void **state)
+{
+    static const char  text[] =
+        "Mail anna@example.de, IBAN DE89 3704 0044 0532 0130 00, "
+        "IBAN DE89 3704 0044 0532 0130 01";
+
+    size_t              n, len = sizeof(text) - 1;
+    unsigned            email, iban;
+    zoll_rules_t       *rs;
+    zoll_scanner_t     *sc;
+    const zoll_span_t  *spans;
+    const unsigned char *t = (const unsigned char *) text;
+
+    (void) state;
+
+    rs = zt_rules("rules");
+    sc = zoll_scanner_new(rs, 0);
+    assert_non_null(sc);
+
+    email = zt_rule(rs, "email");
+    iban = zt_rule(rs, "iban");
+
+    assert_int_equal(zoll_scan_at(sc, email, t, len, 5, 5, &spans, &n), 0);
+    assert_string_equal(zt_fmt(rs, spans, n), "email[5,20)");
+
+    assert_int_equal(zoll_scan_at(sc, email, t, len, 0, 4, &spans, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(zoll_scan_at(sc, email, t, len, 6, 40, &spans, &n), 0);
+    assert_int_equal(n, 0);
+
+    assert_int_equal(zoll_scan_at(sc, iban, t, len, 0, 30, &spans, &n), 0);
+    assert_string_equal(zt_fmt(rs, spans, n), "iban[27,54)");
+
+    /* the second IBAN fails mod 97 */
+    assert_int_equal(zoll_scan_at(sc, iban, t, len, 61, 61, &spans, &n), 0);
+    assert_int_equal(n, 0);
+
+    assert_int_equal(zoll_scan_at(sc, 4, t, len, 0, 0, &spans, &n), -1);
+    assert_int_equal(zoll_scan_at(sc, email, t, len, 0, len, &spans, &n),
+                     -1);
+    assert_int_equal(zoll_scan_at(sc, email, t, len, 6, 5, &spans, &n), -1);
+
+    zoll_scanner_free(sc);
     zoll_rules_free(rs);
 }
 
@@ -1132,6 +1185,7 @@ zt_rules_tests(void)
         cmocka_unit_test(test_scan_starts_with_prefilter),
         cmocka_unit_test(test_scan_literal_tries),
         cmocka_unit_test(test_scan_gates),
+        cmocka_unit_test(test_scan_at),
         cmocka_unit_test(test_scan_match_limit_fails_closed),
         cmocka_unit_test(test_pack_directory_errors),
         cmocka_unit_test(test_pack_examples_unknown_key),

@@ -3,8 +3,9 @@
  * over the same bytes, in one run, on one core.
  *
  *   bench_redact --rules DIR --policy FILE --tenant ID --corpus FILE
- *                [--seconds S]
- *                [--only scan|pcre|prefilter|redact|mixed|memchr
+ *                [--seconds S] [--rows all|bounds]
+ *                [--only scan|pcre|prefilter|searches|ceiling|
+ *                        redact|mixed|memchr
  *                 [--repeat N]]
  *
  * Inputs:
@@ -20,9 +21,16 @@
  * A fourth workload is the floor of the prefiltered path: the Vectorscan
  * pass alone with the pack's own database over the corpus texts, every
  * report counted and none confirmed, i.e. what scanning would cost if
- * PCRE2, the digit gates and the validators were free.  It reads the
- * engine's internals (zoll_internal.h) for the database; nothing else
- * does.
+ * PCRE2, the digit gates and the validators were free.  A fifth is the
+ * ceiling of any design that confirms with the rules' PCRE2 patterns:
+ * the same Vectorscan pass plus one search per span the scan finds, at
+ * the start of its match, validator included, as if a perfect prefilter
+ * had named every match's rule and start and nothing else (no false
+ * candidates, no digit runs, no overlaps to resolve); a sixth, those
+ * searches alone, is the ceiling with that prefilter free.  These three
+ * read the engine's internals (zoll_internal.h); nothing else does.
+ * --rows bounds times the floor and the ceiling alone, for another
+ * bench's texts (tests/bench/gateway/run: its bodies' strings).
  * With --only, each selected workload runs once inside bench_work(), so
  * that "valgrind --tool=callgrind --toggle-collect=bench_work" counts the
  * instructions of that work alone (tests/bench/redact/run does this).
@@ -63,6 +71,10 @@ typedef struct {
     size_t          mixed_len;
     size_t          mixed_corpus;   /* bytes of corpus text in it */
     size_t          mixed_paste;    /* bytes of pasted files in it */
+    size_t         *hit_doc;        /* the ceiling's searches: document, */
+    unsigned       *hit_rule;       /* rule, and match start of each */
+    size_t         *hit_start;      /* span the full scan found */
+    size_t          nhits;
 } bench_input_t;
 
 
@@ -365,6 +377,120 @@ run_prefilter(bench_t *b)
 }
 
 
+/* one search per span the full scan found in document i, at the start
+ * of its match; h: the first of them (hits are in document order) */
+static size_t
+run_searches_in(bench_t *b, size_t i, size_t *h)
+{
+    size_t              n, found;
+    const zoll_span_t  *spans;
+    bench_input_t      *in = b->in;
+
+    for (found = 0; *h < in->nhits && in->hit_doc[*h] == i; (*h)++) {
+        if (zoll_scan_at(b->fast, in->hit_rule[*h],
+                         (const unsigned char *) in->docs[i], in->lens[i],
+                         in->hit_start[*h], in->hit_start[*h], &spans, &n)
+            != 0)
+        {
+            fprintf(stderr, "zoll_scan_at failed\n");
+            exit(1);
+        }
+        found += n;
+    }
+
+    return found;
+}
+
+
+/* the ceiling, document by document as zoll_scan() goes: the floor's
+ * Vectorscan pass, then the searches; or the searches alone */
+static size_t
+run_ceiling(bench_t *b, int with_prefilter)
+{
+    size_t  i, h, found;
+
+    found = 0;
+
+    for (h = 0, i = 0; i < b->in->ndocs; i++) {
+        if (with_prefilter
+            && hs_scan(b->rs->db, b->in->docs[i], (unsigned) b->in->lens[i],
+                       0, b->scratch, count_report, &found) != HS_SUCCESS)
+        {
+            fprintf(stderr, "hs_scan failed\n");
+            exit(1);
+        }
+
+        found += run_searches_in(b, i, &h);
+    }
+
+    return found;
+}
+
+
+/* Where each span the full scan finds has its match start: the first
+ * start at most max_len before the span whose search accepts exactly
+ * that span.  Returns how many spans no such start was found for. */
+static size_t
+find_hits(bench_t *b)
+{
+    size_t              i, k, n, m, s, lo, cap, missed;
+    zoll_span_t        *copy;
+    const zoll_span_t  *spans, *got;
+    bench_input_t      *in = b->in;
+
+    cap = 0;
+    missed = 0;
+
+    for (i = 0; i < in->ndocs; i++) {
+        if (zoll_scan(b->fast, (const unsigned char *) in->docs[i],
+                      in->lens[i], &spans, &n) != 0)
+        {
+            return (size_t) -1;
+        }
+
+        copy = malloc((n + 1) * sizeof(zoll_span_t));
+        memcpy(copy, spans, n * sizeof(zoll_span_t));
+
+        for (k = 0; k < n; k++) {
+            if (in->nhits == cap) {
+                cap = cap ? 2 * cap : 4096;
+                in->hit_doc = realloc(in->hit_doc, cap * sizeof(size_t));
+                in->hit_rule = realloc(in->hit_rule, cap * sizeof(unsigned));
+                in->hit_start = realloc(in->hit_start, cap * sizeof(size_t));
+            }
+
+            lo = copy[k].start > b->rs->rules[copy[k].rule].max_len
+                 ? copy[k].start - b->rs->rules[copy[k].rule].max_len : 0;
+
+            for (s = lo; s <= copy[k].start; s++) {
+                if (zoll_scan_at(b->fast, copy[k].rule,
+                                 (const unsigned char *) in->docs[i],
+                                 in->lens[i], s, s, &got, &m) == 0
+                    && m > 0 && got[0].start == copy[k].start
+                    && got[0].end == copy[k].end)
+                {
+                    break;
+                }
+            }
+
+            if (s > copy[k].start) {
+                missed++;
+                continue;
+            }
+
+            in->hit_doc[in->nhits] = i;
+            in->hit_rule[in->nhits] = copy[k].rule;
+            in->hit_start[in->nhits] = s;
+            in->nhits++;
+        }
+
+        free(copy);
+    }
+
+    return missed;
+}
+
+
 /* the baseline: one memchr() per document for a byte that is not there,
  * i.e. the cheapest possible pass over the same bytes */
 static size_t
@@ -395,6 +521,12 @@ bench_work(bench_t *b)
 
     } else if (strcmp(b->only, "prefilter") == 0) {
         bench_sink += run_prefilter(b);
+
+    } else if (strcmp(b->only, "searches") == 0) {
+        bench_sink += run_ceiling(b, 0);
+
+    } else if (strcmp(b->only, "ceiling") == 0) {
+        bench_sink += run_ceiling(b, 1);
 
     } else if (strcmp(b->only, "redact") == 0) {
         bench_sink += run_redact(b, b->in->chat, b->in->chat_len);
@@ -436,9 +568,9 @@ main(int argc, char **argv)
 {
     int             i, repeat;
     char            err[ZOLL_ERR_LEN];
-    double          secs, scan, pcre, pre, redact, mixed, mem;
-    size_t          nrules, npre;
-    const char     *rules, *policy, *tenant, *corpus, *only;
+    double          secs, scan, pcre, pre, srch, ceil, redact, mixed, mem;
+    size_t          nrules, npre, missed;
+    const char     *rules, *policy, *tenant, *corpus, *only, *rows;
     bench_t         b;
     bench_input_t   in;
     zoll_rules_t   *rs;
@@ -449,6 +581,7 @@ main(int argc, char **argv)
     tenant = "acme_eu";
     corpus = "tests/data/corpus.jsonl";
     only = NULL;
+    rows = "all";
     repeat = 1;
     secs = 2.0;
 
@@ -465,6 +598,11 @@ main(int argc, char **argv)
             secs = atof(argv[i + 1]);
         } else if (strcmp(argv[i], "--only") == 0) {
             only = argv[i + 1];
+        } else if (strcmp(argv[i], "--rows") == 0
+                   && (strcmp(argv[i + 1], "all") == 0
+                       || strcmp(argv[i + 1], "bounds") == 0))
+        {
+            rows = argv[i + 1];
         } else if (strcmp(argv[i], "--repeat") == 0) {
             repeat = atoi(argv[i + 1]);
         } else {
@@ -477,7 +615,7 @@ main(int argc, char **argv)
     p = zoll_policy_load(policy, err, sizeof(err));
 
     if (rs == NULL || p == NULL || load_corpus(corpus, &in) != 0
-        || build_mixed(&in) != 0)
+        || (strcmp(rows, "all") == 0 && build_mixed(&in) != 0))
     {
         fprintf(stderr, "bench_redact: %s\n", err);
         return 1;
@@ -504,6 +642,16 @@ main(int argc, char **argv)
         return 1;
     }
 
+    /* the ceiling's spans: a scan and up to max_len searches for each,
+     * done only where they are timed or counted */
+    missed = (only == NULL || strcmp(only, "searches") == 0
+              || strcmp(only, "ceiling") == 0) ? find_hits(&b) : 0;
+
+    if (missed == (size_t) -1) {
+        fprintf(stderr, "bench_redact: scan failed\n");
+        return 1;
+    }
+
     if (only) {
         b.only = only;
         for (i = 0; i < repeat; i++) {
@@ -512,6 +660,15 @@ main(int argc, char **argv)
         printf("bytes %zu\n", strcmp(only, "redact") == 0 ? in.chat_len
                                : strcmp(only, "mixed") == 0 ? in.mixed_len
                                : in.bytes);
+        return 0;
+    }
+
+    if (strcmp(rows, "bounds") == 0) {
+        pre = measure(&b, "prefilter", in.bytes, secs);
+        ceil = measure(&b, "ceiling", in.bytes, secs);
+        printf("texts: %zu, %zu bytes, %zu spans found\n", in.ndocs,
+               in.bytes, in.nhits + missed);
+        printf("floor %.1f MB/s\nceiling %.1f MB/s\n", pre, ceil);
         return 0;
     }
 
@@ -524,11 +681,17 @@ main(int argc, char **argv)
            "corpus text)\n", in.mixed_len, in.mixed_paste, in.mixed_corpus);
     printf("rules: %zu, %zu of them prefiltered (Vectorscan or a gate)\n",
            nrules, npre);
+    printf("spans found in the corpus texts: %zu (one every %.0f bytes), "
+           "%zu without a start that finds them alone\n",
+           in.nhits + missed, (double) in.bytes / (in.nhits + missed + 1),
+           missed);
 
     mem = measure(&b, "memchr", in.bytes, secs);
     scan = measure(&b, "scan", in.bytes, secs);
     pcre = measure(&b, "pcre", in.bytes, secs);
     pre = measure(&b, "prefilter", in.bytes, secs);
+    srch = measure(&b, "searches", in.bytes, secs);
+    ceil = measure(&b, "ceiling", in.bytes, secs);
     redact = measure(&b, "redact", in.chat_len, secs);
     mixed = measure(&b, "mixed", in.mixed_len, secs);
 
@@ -539,14 +702,19 @@ main(int argc, char **argv)
            pcre);
     printf("%-44s %10.1f MB/s\n", "Vectorscan pass alone (corpus; floor)",
            pre);
+    printf("%-44s %10.1f MB/s\n", "1 search a span found, alone (corpus)",
+           srch);
+    printf("%-44s %10.1f MB/s\n", "Vectorscan + 1 search a span (ceiling)",
+           ceil);
     printf("%-44s %10.1f MB/s\n", "redact 1 MB chat body (JSON, mask)",
            redact);
     printf("%-44s %10.1f MB/s\n", "redact 1 MB mixed chat body (JSON, mask)",
            mixed);
     printf("ratio scan/memchr: %.4f; mixed/memchr: %.4f\n", scan / mem,
            mixed / mem);
-    printf("ratio prefiltered/pcre-only: %.2f; prefiltered/floor: %.2f\n",
-           scan / pcre, scan / pre);
+    printf("ratio prefiltered/pcre-only: %.2f; prefiltered/floor: %.2f; "
+           "prefiltered/ceiling: %.2f\n", scan / pcre, scan / pre,
+           scan / ceil);
 
     hs_free_scratch(b.scratch);
     zoll_scanner_free(b.fast);
