@@ -449,6 +449,9 @@ find_hits(bench_t *b)
         }
 
         copy = malloc((n + 1) * sizeof(zoll_span_t));
+        if (copy == NULL) {
+            return (size_t) -1;
+        }
         memcpy(copy, spans, n * sizeof(zoll_span_t));
 
         for (k = 0; k < n; k++) {
@@ -457,6 +460,13 @@ find_hits(bench_t *b)
                 in->hit_doc = realloc(in->hit_doc, cap * sizeof(size_t));
                 in->hit_rule = realloc(in->hit_rule, cap * sizeof(unsigned));
                 in->hit_start = realloc(in->hit_start, cap * sizeof(size_t));
+
+                if (in->hit_doc == NULL || in->hit_rule == NULL
+                    || in->hit_start == NULL)
+                {
+                    free(copy);
+                    return (size_t) -1;
+                }
             }
 
             lo = copy[k].start > b->rs->rules[copy[k].rule].max_len
@@ -598,11 +608,12 @@ main(int argc, char **argv)
             secs = atof(argv[i + 1]);
         } else if (strcmp(argv[i], "--only") == 0) {
             only = argv[i + 1];
-        } else if (strcmp(argv[i], "--rows") == 0
-                   && (strcmp(argv[i + 1], "all") == 0
-                       || strcmp(argv[i + 1], "bounds") == 0))
-        {
+        } else if (strcmp(argv[i], "--rows") == 0) {
             rows = argv[i + 1];
+            if (strcmp(rows, "all") != 0 && strcmp(rows, "bounds") != 0) {
+                fprintf(stderr, "--rows: all or bounds\n");
+                return 2;
+            }
         } else if (strcmp(argv[i], "--repeat") == 0) {
             repeat = atoi(argv[i + 1]);
         } else {
@@ -648,7 +659,8 @@ main(int argc, char **argv)
               || strcmp(only, "ceiling") == 0) ? find_hits(&b) : 0;
 
     if (missed == (size_t) -1) {
-        fprintf(stderr, "bench_redact: scan failed\n");
+        fprintf(stderr, "bench_redact: the ceiling's spans: scan failed or "
+                "out of memory\n");
         return 1;
     }
 
