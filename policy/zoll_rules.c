@@ -507,7 +507,6 @@ zoll_rule_context(zoll_rload_t *ld, json_t *ctx, const char *path,
     size_t          i;
     long            window;
     json_t         *words, *v, *req;
-    unsigned char   c;
 
     if (ctx == NULL) {
         return 0;
@@ -541,11 +540,8 @@ zoll_rule_context(zoll_rload_t *ld, json_t *ctx, const char *path,
 
         rule->ctx_words[i] = json_string_value(v);
 
-        c = (unsigned char) rule->ctx_words[i][0];
-        rule->ctx_first[c >> 6] |= (uint64_t) 1 << (c & 63);
-        c = (unsigned char) (c >= 'a' && c <= 'z' ? c - 32
-                             : c >= 'A' && c <= 'Z' ? c + 32 : c);
-        rule->ctx_first[c >> 6] |= (uint64_t) 1 << (c & 63);
+        zoll_bytes_add_caseless(rule->ctx_first,
+                                (unsigned char) rule->ctx_words[i][0]);
     }
 
     rule->nctx_words = json_array_size(words);
@@ -1133,13 +1129,7 @@ zoll_first_bytes(zoll_rule_t *rule)
         return;
     }
 
-    rule->first[unit >> 6] |= (uint64_t) 1 << (unit & 63);
-
-    if ((unit | 0x20) >= 'a' && (unit | 0x20) <= 'z') {
-        unit ^= 0x20;
-        rule->first[unit >> 6] |= (uint64_t) 1 << (unit & 63);
-    }
-
+    zoll_bytes_add_caseless(rule->first, unit);
     rule->first_known = 1;
 }
 

@@ -205,7 +205,7 @@ zoll_words_in(const zoll_rule_t *r, const unsigned char *lo,
     const unsigned char  *p;
 
     for (p = lo; p < hi; p++) {
-        if (!(r->ctx_first[*p >> 6] & ((uint64_t) 1 << (*p & 63)))) {
+        if (!zoll_bytes_has(r->ctx_first, *p)) {
             continue;
         }
 
@@ -618,7 +618,7 @@ zoll_starts_in(const zoll_rule_t *r, const unsigned char *p,
     const unsigned char *last)
 {
     for ( /* void */ ; p <= last; p++) {
-        if (r->first[*p >> 6] & ((uint64_t) 1 << (*p & 63))) {
+        if (zoll_bytes_has(r->first, *p)) {
             return 1;
         }
     }
